@@ -644,10 +644,12 @@ extern int halide_device_free(void *user_context, struct halide_buffer_t *buf);
  * Registered by generated code as a destructor. */
 extern void halide_device_free_as_destructor(void *user_context, void *obj);
 
-/* Waits until all device work touching `buf` is complete. -17 on failure. */
+/* Waits until all device work touching `buf` is complete. -19 if buf has no
+ * device interface; -17 on backend failure. */
 extern int halide_device_sync(void *user_context, struct halide_buffer_t *buf);
 
-/* Waits until all outstanding work of the given backend is complete. */
+/* Waits until all outstanding work of the given backend is complete.
+ * -19 if device_interface is null; otherwise the backend's result. */
 extern int halide_device_sync_global(void *user_context, const struct halide_device_interface_t *device_interface);
 
 /* Tears down the backend's context and every resource it owns, including
@@ -691,17 +693,20 @@ extern int halide_device_wrap_native(void *user_context, struct halide_buffer_t 
 extern int halide_device_detach_native(void *user_context, struct halide_buffer_t *buf);
 
 /* Copies the overlapping region of src into dst, between any combination of
- * host and device memory. dst_device_interface may be null for a host-only
- * destination; otherwise dst is allocated on it if needed.
- * Returns -42 for mismatched interfaces, -34 for a host destination without
- * host memory, -39 when the copy itself fails. */
+ * host and device memory, and marks dst dirty on the side written.
+ * dst_device_interface may be null for a host-only destination; otherwise dst
+ * is allocated on it if needed. Returns -34 for a host destination without
+ * host memory, -42 for conflicting interfaces or when no copy path exists,
+ * or the backend's error (e.g. -39). */
 extern int halide_buffer_copy(void *user_context, struct halide_buffer_t *src,
                               const struct halide_device_interface_t *dst_device_interface,
                               struct halide_buffer_t *dst);
 
 /* Makes dst's device field a view of src's device memory matching dst's
  * shape (which the caller has already set to a sub-window of src). Release
- * with halide_device_release_crop. -41 on failure. */
+ * with halide_device_release_crop. A src without device memory is a no-op.
+ * -41 if dst already has device memory or the dimensions differ; otherwise
+ * the backend's result (-41 on its failures). */
 extern int halide_device_crop(void *user_context, const struct halide_buffer_t *src, struct halide_buffer_t *dst);
 
 /* As halide_device_crop, for dst = src with dimension slice_dim fixed at
