@@ -95,6 +95,12 @@ typedef struct halide_vk_memory_stats {
  * no context every field is 0. Returns 0, or -1 if out is null. */
 extern int halide_vk_get_memory_stats(void *user_context, halide_vk_memory_stats *out);
 
+/* Number of warning and error messages the Vulkan debug messenger has
+ * received since the process started (validation layer, driver). Each
+ * message is also written verbatim to standard error. Tests use the count
+ * to fail on any validation message. */
+extern uint64_t halide_vk_get_validation_message_count(void);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

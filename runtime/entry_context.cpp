@@ -98,3 +98,7 @@ extern "C" int halide_vk_get_selected_device_name(void *user_context, char *buf,
     std::snprintf(buf, size, "%s", scope.device()->properties.deviceName);
     return 0;
 }
+
+extern "C" uint64_t halide_vk_get_validation_message_count(void) {
+    return hvk::debug_message_count();
+}
