@@ -29,6 +29,18 @@ struct ArenaConfig {
 // on failure writes a message to `error`.
 bool parse_alloc_config(const char *text, ArenaConfig *config, char *error, size_t error_size);
 
+// Parses HL_VK_ALLOC_CACHE_MB (our own variable, not Halide's): a
+// non-negative integer number of MiB for ArenaConfig::maximum_cached_bytes.
+// Empty text keeps the current value. Same error contract as above.
+bool parse_cache_megabytes(const char *text, uint64_t *bytes, char *error, size_t error_size);
+
+// The configuration a new context's arena uses: defaults, then
+// HL_VK_ALLOC_CONFIG (halide_vulkan_set_alloc_config or the environment,
+// through read_setting), then HL_VK_ALLOC_CACHE_MB from the environment.
+// A value that does not parse is reported with report_warning and ignored
+// (that variable's fields keep their defaults).
+ArenaConfig arena_config_from_settings(void *user_context);
+
 enum class MemoryUsage : uint8_t {
     DeviceLocal,  // kernels' buffers: DEVICE_LOCAL required
     Upload,       // host writes, device reads: HOST_VISIBLE, prefer COHERENT
@@ -53,7 +65,8 @@ struct ArenaStats {
     uint64_t allocation_count;
     uint64_t allocated_bytes;
     uint64_t peak_block_bytes;
-    uint64_t device_allocations_made;  // vkAllocateMemory calls since creation
+    uint64_t device_allocations_made;  // vkAllocateMemory calls since creation (successful ones)
+    uint64_t cached_bytes;             // bytes of blocks that hold no allocation (what trim() can free)
 };
 
 class Arena {

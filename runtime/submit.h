@@ -4,7 +4,21 @@
 // that needs results on the host (copy_to_host, device_sync, a staging
 // read) flushes and waits. Every batch has a serial number so that users of
 // transient resources (staging and uniform rings) know when the GPU is done
-// with them. Thread safety: callers hold Device::mutex.
+// with them. Thread safety: callers hold Device::mutex for every call,
+// including ensure_submitter; the submitter itself takes no lock, and the
+// queue (Device::queue) is only ever used with that mutex held.
+//
+// Ordering: every batch begins with a global memory barrier (earlier
+// batches' compute/transfer writes -> this batch's compute/transfer
+// accesses) and ends with one that makes all writes available to the host
+// (so a fence wait followed by a mapped read is valid). Inside a batch,
+// callers record record_barrier() before a command that depends on earlier
+// commands of the same batch.
+//
+// Errors: Vulkan failures are reported with the VkResult name and code -1.
+// A failed submission from flush(false) is also remembered and returned
+// (once) by the next wait. VK_ERROR_DEVICE_LOST is sticky: every later
+// call fails until the Device is torn down (halide_device_release).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +26,8 @@
 #include "device.h"
 
 namespace hvk {
+
+class Staging;
 
 class Submitter {
 public:
@@ -45,7 +61,22 @@ public:
     // Number of batches submitted since creation (for tests and stats).
     virtual uint64_t submit_count() const = 0;
 
+    // True when a batch is open (recorded, not yet submitted).
+    virtual bool has_open_batch() const = 0;
+    // True when nothing is open and every submitted batch has completed
+    // (polls fences); host access to any device memory is then safe.
+    virtual bool idle() = 0;
+
     virtual ~Submitter() = default;
+
+    // Staging rings (staging.h) of this device; owned and destroyed by the
+    // submitter's teardown, before the submitter itself.
+    Staging *staging = nullptr;
 };
+
+// The submitter of `d`, created on first use and stored in d->submitter
+// (destroyed by the device teardown, order 30, after waiting for the
+// queue). Caller holds d->mutex. Returns 0 or a reported error code.
+int ensure_submitter(void *user_context, Device *d, Submitter **out);
 
 }  // namespace hvk
