@@ -34,6 +34,27 @@ struct DefaultContext {
 std::mutex g_context_mutex;  // held from acquire to release
 DefaultContext g_ctx;
 
+// Teardown at process exit (or dlclose of this library). Registered with
+// atexit when the first context is created, i.e. after the loader and the
+// driver were loaded and registered their own exit handlers, so it runs
+// before them: the device is destroyed while the driver is still intact.
+// (Halide tears down from a library destructor, which runs after the
+// driver's handlers; that is the crash seen on NVIDIA, spec 08.)
+// HL_VK_TEARDOWN_AT_EXIT=0 skips it and leaves everything to the OS.
+void teardown_at_exit() {
+    const char *v = std::getenv("HL_VK_TEARDOWN_AT_EXIT");
+    if (v != nullptr && v[0] == '0') {
+        return;
+    }
+    // Another thread may still hold the context (exit from a callback):
+    // then leave it to the OS rather than deadlock or race.
+    if (!g_context_mutex.try_lock()) {
+        return;
+    }
+    destroy_default_context(nullptr);
+    g_context_mutex.unlock();
+}
+
 // Splits "a:b:c" into at most kMaxNames pointers into `storage`.
 int split_names(char *storage, const char **names) {
     int n = 0;
@@ -269,6 +290,10 @@ int create_default_context(void *uc) {
                 }
                 if (rc == 0) {
                     g_ctx.device = d;
+                    static bool exit_handler_registered = false;
+                    if (!exit_handler_registered) {
+                        exit_handler_registered = std::atexit(teardown_at_exit) == 0;
+                    }
                 } else {
                     host_delete(g_ctx.callbacks, d);
                 }
@@ -307,6 +332,7 @@ int destroy_default_context(void *uc) {
     }
     g_ctx.ifn.DestroyInstance(g_ctx.instance, g_ctx.callbacks);
     g_ctx = DefaultContext{};
+    log_debug(uc, "destroyed the default context");
     return rc;
 }
 
