@@ -174,8 +174,10 @@ extern int halide_vulkan_detach_vk_buffer(void *user_context, struct halide_buff
 extern uintptr_t halide_vulkan_get_vk_buffer(void *user_context, struct halide_buffer_t *buf);
 
 /* Byte offset, inside the VkBuffer returned by get_vk_buffer, of buf's
- * element at its min coordinates (wrap offset plus crop offset); 0 if buf
- * has no device allocation. */
+ * device byte 0: the lowest byte of its span (wrap offset plus crop
+ * offset). With non-negative strides that is the element at buf's min
+ * coordinates, as in Halide. Returns 0 if buf has no device allocation; a
+ * bad buffer is reported through halide_error and also returns 0. */
 extern uint64_t halide_vulkan_get_vk_crop_offset(void *user_context, struct halide_buffer_t *buf);
 
 /* Allocation callbacks passed to every Vulkan create/destroy/allocate call
