@@ -9,7 +9,7 @@
 
 #include "HalideRuntimeVulkan.h"
 #include "context.h"
-#include "device_select.h"
+#include "device_list.h"
 #include "host_alloc.h"
 #include "loader.h"
 #include "messenger.h"
@@ -190,56 +190,20 @@ int create_instance(void *uc, DefaultContext *ctx, bool *debug_utils) {
     return 0;
 }
 
-uint32_t find_compute_family(const InstanceFunctions &ifn, VkPhysicalDevice pd, const VkAllocationCallbacks *cb,
-                             bool *found) {
-    uint32_t count = 0;
-    ifn.GetPhysicalDeviceQueueFamilyProperties(pd, &count, nullptr);
-    ScratchArray<VkQueueFamilyProperties> props(cb, count);
-    *found = false;
-    if (!props.ok()) {
-        return 0;
-    }
-    ifn.GetPhysicalDeviceQueueFamilyProperties(pd, &count, props.data());
-    for (uint32_t i = 0; i < count; i++) {
-        if (props[i].queueCount > 0 && (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) != 0) {
-            *found = true;
-            return i;
-        }
-    }
-    return 0;
-}
-
 int choose_device(void *uc, DefaultContext *ctx, VkPhysicalDevice *out, uint32_t *family) {
-    const VkAllocationCallbacks *cb = ctx->callbacks;
-    uint32_t count = 0;
-    VkResult r = ctx->ifn.EnumeratePhysicalDevices(ctx->instance, &count, nullptr);
-    if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
+    DeviceList list;
+    VkResult r = list_physical_devices(ctx->ifn, ctx->instance, &list);
+    if (r != VK_SUCCESS) {
         return report_error(uc, -36, "context", "vkEnumeratePhysicalDevices failed: %s", vk_result_name(r));
     }
-    ScratchArray<VkPhysicalDevice> devices(cb, count);
-    ScratchArray<VkPhysicalDeviceProperties> props(cb, count);
-    ScratchArray<DeviceCandidate> candidates(cb, count);
-    if (!devices.ok() || !props.ok() || !candidates.ok()) {
-        return report_error(uc, -11, "context", "out of host memory listing physical devices");
-    }
-    ctx->ifn.EnumeratePhysicalDevices(ctx->instance, &count, devices.data());
-    for (uint32_t i = 0; i < count; i++) {
-        ctx->ifn.GetPhysicalDeviceProperties(devices[i], &props[i]);
-        bool has_compute = false;
-        find_compute_family(ctx->ifn, devices[i], cb, &has_compute);
-        candidates[i] = DeviceCandidate{props[i].deviceType, has_compute, props[i].deviceName};
-    }
-    char type[256];
-    read_setting(Setting::DeviceType, type, sizeof(type));
-    const char *index = std::getenv("HL_VK_DEVICE_INDEX");
-    DeviceChoice choice = choose_physical_device(candidates.data(), count, type, index);
+    DeviceChoice choice = choose_with_settings(list);
     if (choice.index < 0) {
         return report_error(uc, -36, "context", "no usable Vulkan device: %s", choice.reason);
     }
-    *out = devices[choice.index];
-    bool found = false;
-    *family = find_compute_family(ctx->ifn, *out, cb, &found);
-    log_debug(uc, "selected device %d (%s): %s", choice.index, props[choice.index].deviceName, choice.reason);
+    *out = list.devices[choice.index];
+    find_compute_queue_family(ctx->ifn, *out, family);
+    log_debug(uc, "selected device %d (%s): %s", choice.index, list.properties[choice.index].deviceName,
+              choice.reason);
     return 0;
 }
 
@@ -424,24 +388,11 @@ extern "C" int halide_vulkan_compute_capability(void *user_context, int *major, 
     }
     hvk::InstanceFunctions ifn;
     if (hvk::load_instance_functions(instance, &ifn)) {
-        uint32_t count = 0;
-        ifn.EnumeratePhysicalDevices(instance, &count, nullptr);
-        VkPhysicalDevice devices[16];
-        hvk::DeviceCandidate candidates[16];
-        VkPhysicalDeviceProperties props[16];
-        count = count < 16 ? count : 16;
-        ifn.EnumeratePhysicalDevices(instance, &count, devices);
-        for (uint32_t i = 0; i < count; i++) {
-            ifn.GetPhysicalDeviceProperties(devices[i], &props[i]);
-            bool compute = false;
-            hvk::find_compute_family(ifn, devices[i], nullptr, &compute);
-            candidates[i] = hvk::DeviceCandidate{props[i].deviceType, compute, props[i].deviceName};
-        }
-        char type[256];
-        hvk::read_setting(hvk::Setting::DeviceType, type, sizeof(type));
-        hvk::DeviceChoice c = hvk::choose_physical_device(candidates, count, type, std::getenv("HL_VK_DEVICE_INDEX"));
+        hvk::DeviceList list;
+        hvk::list_physical_devices(ifn, instance, &list);
+        hvk::DeviceChoice c = hvk::choose_with_settings(list);
         if (c.index >= 0) {
-            uint32_t api = props[c.index].apiVersion;
+            uint32_t api = list.properties[c.index].apiVersion;
             *major = static_cast<int>(VK_API_VERSION_MAJOR(api));
             *minor = static_cast<int>(VK_API_VERSION_MINOR(api));
         }

@@ -7,7 +7,7 @@
 
 #include "HalideRuntimeVulkan.h"
 #include "device.h"
-#include "device_select.h"
+#include "device_list.h"
 #include "halide_vk_runtime.h"
 #include "loader.h"
 #include "settings.h"
@@ -149,37 +149,18 @@ int main(int argc, char **argv) {
     }
     std::printf("%s\n\n", layer_count == 0 ? " (none)" : "");
 
-    uint32_t count = 0;
-    ifn.EnumeratePhysicalDevices(instance, &count, nullptr);
-    VkPhysicalDevice devices[16];
-    hvk::DeviceCandidate candidates[16];
-    VkPhysicalDeviceProperties props[16];
-    count = count < 16 ? count : 16;
-    ifn.EnumeratePhysicalDevices(instance, &count, devices);
-    for (uint32_t i = 0; i < count; i++) {
-        ifn.GetPhysicalDeviceProperties(devices[i], &props[i]);
-        uint32_t qf = 0;
-        ifn.GetPhysicalDeviceQueueFamilyProperties(devices[i], &qf, nullptr);
-        VkQueueFamilyProperties families[32];
-        qf = qf < 32 ? qf : 32;
-        ifn.GetPhysicalDeviceQueueFamilyProperties(devices[i], &qf, families);
-        bool compute = false;
-        for (uint32_t q = 0; q < qf; q++) {
-            compute = compute || ((families[q].queueFlags & VK_QUEUE_COMPUTE_BIT) && families[q].queueCount > 0);
-        }
-        candidates[i] = hvk::DeviceCandidate{props[i].deviceType, compute, props[i].deviceName};
-    }
-    char type[256];
-    hvk::read_setting(hvk::Setting::DeviceType, type, sizeof(type));
-    hvk::DeviceChoice choice = hvk::choose_physical_device(candidates, count, type, std::getenv("HL_VK_DEVICE_INDEX"));
+    hvk::DeviceList list;
+    hvk::list_physical_devices(ifn, instance, &list);
+    uint32_t count = list.count;
+    hvk::DeviceChoice choice = hvk::choose_with_settings(list);
     std::printf("devices (%u):\n", count);
     for (uint32_t i = 0; i < count; i++) {
-        print_device(ifn, devices[i], i, static_cast<int>(i) == choice.index);
+        print_device(ifn, list.devices[i], i, static_cast<int>(i) == choice.index);
     }
     std::printf("\n");
     int rc = 0;
     if (choice.index >= 0) {
-        std::printf("halide-vk-runtime would use device %d (%s): %s\n", choice.index, props[choice.index].deviceName,
+        std::printf("halide-vk-runtime would use device %d (%s): %s\n", choice.index, list.properties[choice.index].deviceName,
                     choice.reason);
     } else {
         std::printf("halide-vk-runtime cannot use any device: %s\n", choice.reason);

@@ -65,8 +65,7 @@ int main() {
     // 4. Host allocations for buffers use the application's halide_malloc/free.
     int mallocs_before = g_mallocs;
     halide_dimension_t dim = {0, 100, 1, 0};
-    halide_buffer_t buf;
-    std::memset(&buf, 0, sizeof(buf));
+    halide_buffer_t buf{};
     buf.type.code = halide_type_uint;
     buf.type.bits = 8;
     buf.type.lanes = 1;
