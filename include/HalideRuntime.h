@@ -668,7 +668,7 @@ extern int halide_copy_to_device(void *user_context, struct halide_buffer_t *buf
                                  const struct halide_device_interface_t *device_interface);
 
 /* Allocates host memory (halide_malloc, size_in_bytes) and device memory
- * together; -34 if the host allocation fails, -16 on backend failure. */
+ * together; -16 if either allocation fails (the backend reports which). */
 extern int halide_device_and_host_malloc(void *user_context, struct halide_buffer_t *buf,
                                          const struct halide_device_interface_t *device_interface);
 

@@ -109,7 +109,10 @@ extern int halide_vulkan_initialize_kernels(void *user_context, void **state_ptr
  * For a scalar argument args[i] points to its value of arg_sizes[i] bytes;
  * for a buffer argument (arg_is_buffer[i] != 0) args[i] is the
  * halide_buffer_t * itself. The lists end at the first arg_sizes entry that
- * is 0. Returns when the dispatch has completed on the GPU. */
+ * is 0. The dispatch is recorded into the current batch and the call
+ * returns at once (Halide's runtime waits for the GPU); copies to the host,
+ * halide_device_sync and detach/free of wrapped buffers wait for it.
+ * HL_VK_SYNC=1 makes every call wait. */
 extern int halide_vulkan_run(void *user_context,
                              void *state_ptr,
                              const char *entry_name,
@@ -195,8 +198,9 @@ extern const VkAllocationCallbacks *halide_vulkan_get_allocation_callbacks(void 
  *                   (';' on Windows)
  *   extension names HL_VK_EXTENSIONS
  *   device type     HL_VK_DEVICE_TYPE: "cpu", "integrated-gpu",
- *                   "discrete-gpu", "virtual-gpu" or "gpu"; empty selects
- *                   the first integrated or discrete GPU
+ *                   "discrete-gpu", "virtual-gpu" or "gpu"; empty prefers
+ *                   a discrete, then integrated, then virtual GPU, then a
+ *                   CPU device; anything else is an error
  *   build options   HL_VK_BUILD_OPTIONS */
 extern void halide_vulkan_set_layer_names(const char *n);
 extern const char *halide_vulkan_get_layer_names(void *user_context);
@@ -248,8 +252,8 @@ extern int halide_vulkan_release_unused_device_allocations(void *user_context);
 /* True once the runtime holds an instance and a device. */
 extern bool halide_vulkan_is_initialized(void);
 
-/* Resolves a Vulkan loader symbol (loaded library or process first, then
- * HL_VK_LOADER_LIB, then libvulkan.so.1 / libvulkan.so). Null if not found.
+/* Resolves a Vulkan loader symbol: from HL_VK_LOADER_LIB when set (only
+ * that library), else from libvulkan.so.1, then libvulkan.so. Null if not found.
  * Overridable, e.g. for applications that bring their own loader. */
 extern void *halide_vulkan_get_symbol(void *user_context, const char *name);
 

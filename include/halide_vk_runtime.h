@@ -28,7 +28,7 @@ extern const char *halide_vk_runtime_version(void);
 
 /* Writes a human-readable, multi-line summary of the configuration in effect
  * (settings from the halide_vulkan_set_* functions or their environment
- * variables, allocator configuration, reuse flag, library version) into buf,
+ * variables, loader, debug flags, allocation callbacks, library version) into buf,
  * snprintf-style: at most size - 1 characters plus a terminating NUL, nothing
  * written when size is 0 (buf may then be null). Returns the length of the
  * full summary, excluding the NUL, so a return >= size means truncation.
@@ -68,8 +68,8 @@ typedef struct halide_vk_device_capabilities {
  * the recognised structs of the feature chain), so none of the pointers has
  * to stay valid afterwards. Does not acquire the context.
  * Returns 0; -1 (generic_error) if device or caps is null or
- * caps->struct_size is smaller than the version-0.1 struct; -11 if the
- * runtime cannot allocate its copy. */
+ * caps->struct_size is smaller than the version-0.1 struct; -11 if more
+ * than 16 distinct devices have been declared. */
 extern int halide_vk_declare_device_capabilities(void *user_context, VkDevice device,
                                                  const halide_vk_device_capabilities *caps);
 
@@ -77,7 +77,8 @@ extern int halide_vk_declare_device_capabilities(void *user_context, VkDevice de
  * (VkPhysicalDeviceProperties::deviceName) into buf, truncated to size - 1
  * characters and NUL-terminated. Acquires the context, so it creates the
  * default one if none exists yet. Returns 0; -1 if buf is null or size is 0;
- * -36 if the context cannot be acquired. */
+ * otherwise the code of the failed context creation (-36 no usable device or
+ * layer, -21 no Vulkan loader, -11 out of host memory). */
 extern int halide_vk_get_selected_device_name(void *user_context, char *buf, size_t size);
 
 /* Device-memory accounting of the runtime's allocator, all in bytes except

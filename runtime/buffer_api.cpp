@@ -169,6 +169,12 @@ int crop_or_slice(void *uc, const halide_buffer_t *src, int slice_dim, int slice
 
 // Shared by device_free, release_crop and detach.
 int release(void *uc, halide_buffer_t *buf, ReleaseMode mode, const char *where) {
+    // A stale or foreign handle (e.g. a buffer freed after halide_device_release)
+    // is reported without creating a Vulkan context just to say so.
+    const int code = mode == ReleaseMode::Free ? -18 : mode == ReleaseMode::Detach ? -33 : -22;
+    if (int rc = check_handle_live(uc, buf->device, code, where)) {
+        return rc;
+    }
     DeviceCall call(uc, where);
     if (!call.ok()) {
         return call.status();

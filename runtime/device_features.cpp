@@ -37,12 +37,23 @@ int create_logical_device(void *uc, Device *d) {
                             props.deviceName, VK_API_VERSION_MAJOR(api), VK_API_VERSION_MINOR(api));
     }
     uint32_t ext_count = 0;
-    ifn.EnumerateDeviceExtensionProperties(d->physical_device, nullptr, &ext_count, nullptr);
+    // Both calls can fail (the loader allocates while merging layer lists):
+    // an unchecked failure left ext_count entries of uninitialised names
+    // for strcmp below (found by allocation-failure injection, issue 6).
+    VkResult er = ifn.EnumerateDeviceExtensionProperties(d->physical_device, nullptr, &ext_count, nullptr);
+    if (er != VK_SUCCESS) {
+        return report_error(uc, er == VK_ERROR_OUT_OF_HOST_MEMORY ? -11 : -36, "context",
+                            "vkEnumerateDeviceExtensionProperties failed: %s", vk_result_name(er));
+    }
     ScratchArray<VkExtensionProperties> ext(d->callbacks, ext_count);
     if (!ext.ok()) {
         return report_error(uc, -11, "context", "out of host memory listing device extensions");
     }
-    ifn.EnumerateDeviceExtensionProperties(d->physical_device, nullptr, &ext_count, ext.data());
+    er = ifn.EnumerateDeviceExtensionProperties(d->physical_device, nullptr, &ext_count, ext.data());
+    if (er != VK_SUCCESS && er != VK_INCOMPLETE) {
+        return report_error(uc, er == VK_ERROR_OUT_OF_HOST_MEMORY ? -11 : -36, "context",
+                            "vkEnumerateDeviceExtensionProperties failed: %s", vk_result_name(er));
+    }
 
     const char *enabled[kMaxExtensions];
     int enabled_count = 0;

@@ -22,10 +22,15 @@ int halide_vulkan_device_release(void *user_context) {
     if (d == nullptr) {
         return 0;  // nothing was ever created
     }
-    if (d == hvk::default_device()) {
-        return hvk::destroy_default_context(user_context);
+    int rc = d == hvk::default_device() ? hvk::destroy_default_context(user_context)
+                                        : hvk::release_application_device(user_context, d);
+    if (rc != 0) {
+        // Everything was destroyed anyway; the code says the GPU did not
+        // finish cleanly (vkDeviceWaitIdle failed, e.g. device lost).
+        return hvk::report_error(user_context, rc, "halide_vulkan_device_release",
+                                 "vkDeviceWaitIdle failed before teardown (device lost?); resources were released");
     }
-    return hvk::release_application_device(user_context, d);
+    return 0;
 }
 
 const char *halide_vk_runtime_version(void) {
@@ -80,7 +85,20 @@ extern "C" int halide_vk_runtime_get_config(char *buf, size_t size) {
     }
     a.add("  %-46s %s\n", "HL_VK_DEVICE_INDEX (device index)", or_unset(std::getenv("HL_VK_DEVICE_INDEX")));
     a.add("  %-46s %s\n", "HL_VK_LOADER_LIB (Vulkan loader)", or_unset(std::getenv("HL_VK_LOADER_LIB")));
-    a.add("  %-46s %s\n", "HL_VK_DEBUG (verbose messages)", or_unset(std::getenv("HL_VK_DEBUG")));
+    const char *env_rows[][2] = {
+        {"HL_VK_DEBUG (verbose messages)", "HL_VK_DEBUG"},
+        {"HL_VK_SYNC (wait after every call)", "HL_VK_SYNC"},
+        {"HL_VK_SPIRV_VALIDATION (off, warn, strict)", "HL_VK_SPIRV_VALIDATION"},
+        {"HL_VK_ALLOC_CACHE_MB (cached empty blocks)", "HL_VK_ALLOC_CACHE_MB"},
+        {"HL_VK_SPIN_WAIT_US (poll before blocking)", "HL_VK_SPIN_WAIT_US"},
+        {"HL_VK_PUSH_DESCRIPTORS (0: descriptor pools)", "HL_VK_PUSH_DESCRIPTORS"},
+        {"HL_VK_TEARDOWN_AT_EXIT (0: leave it to the OS)", "HL_VK_TEARDOWN_AT_EXIT"},
+    };
+    for (const auto &row : env_rows) {
+        a.add("  %-46s %s\n", row[0], or_unset(std::getenv(row[1])));
+    }
+    a.add("  %-46s %s\n", "reuse of freed device memory",
+          halide_can_reuse_device_allocations(nullptr) ? "on" : "off");
     a.add("  %-46s %s\n", "allocation callbacks",
           hvk::allocation_callbacks() != nullptr ? "application's" : "C heap");
     return static_cast<int>(a.len);

@@ -48,12 +48,14 @@ constexpr uint32_t kPoolStoragePerSet = 8;
 const char *const kRun = "halide_vulkan_run";
 const char *const kInit = "halide_vulkan_initialize_kernels";
 
-bool sync_mode() {
-    static const bool sync = [] {
-        const char *v = std::getenv("HL_VK_SYNC");
-        return v != nullptr && v[0] == '1';
-    }();
-    return sync;
+
+// HL_VK_PUSH_DESCRIPTORS=0: descriptor sets from pools even where the device
+// has VK_KHR_push_descriptor (the gpuav test setup needs it: GPU-assisted
+// validation of the 1.3.239 layer reports push descriptors as
+// uninitialised, KhronosGroup/Vulkan-ValidationLayers#5321).
+bool push_descriptors_disabled() {
+    const char *v = std::getenv("HL_VK_PUSH_DESCRIPTORS");
+    return v != nullptr && v[0] == '0';
 }
 
 template <typename T>
@@ -220,7 +222,8 @@ KernelCache::~KernelCache() {
 }
 
 int KernelCache::init(void *uc) {
-    push_available_ = d_->caps.push_descriptor && d_->vk.vkCmdPushDescriptorSetKHR != nullptr && !g_force_pools;
+    push_available_ = d_->caps.push_descriptor && d_->vk.vkCmdPushDescriptorSetKHR != nullptr && !g_force_pools &&
+                      !push_descriptors_disabled();
     if (push_available_ && d_->ifn.GetPhysicalDeviceProperties2 != nullptr) {
         VkPhysicalDevicePushDescriptorPropertiesKHR push{};
         push.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR;

@@ -4,14 +4,16 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "report.h"
+
 namespace hvk {
 namespace {
 
 std::atomic<uint64_t> g_message_count{0};
 
+// Same switch as the runtime's debug log (HL_VK_DEBUG=1).
 bool verbose_requested() {
-    const char *v = std::getenv("HL_VK_DEBUG");
-    return v != nullptr && *v != '\0' && *v != '0';
+    return debug_enabled();
 }
 
 }  // namespace

@@ -187,6 +187,23 @@ int report_bad(void *uc, int code, const char *where, uint64_t handle, Bad bad) 
     return 0;
 }
 
+}  // namespace
+
+int check_handle_live(void *uc, uint64_t handle, int code, const char *where) {
+    Bad bad = Bad::None;
+    {
+        std::lock_guard<std::mutex> lock(g_mutex);
+        uint32_t slot = 0;
+        bad = lookup_locked(handle, nullptr, &slot);
+        if (bad == Bad::OtherDevice) {
+            bad = Bad::None;  // live, on some device: the caller's lookup decides
+        }
+    }
+    return bad == Bad::None ? 0 : report_bad(uc, code, where, handle, bad);
+}
+
+namespace {
+
 int lookup(void *uc, Device *d, uint64_t handle, int code, const char *where, uint32_t *slot) {
     Bad bad;
     {

@@ -86,6 +86,9 @@ int region_allocate_owned(void *user_context, Device *d, uint64_t size, const ch
 // Bytes usable from buf's device byte 0, and the kind, of a live handle.
 int region_extent(void *user_context, Device *d, uint64_t handle, int error_code, const char *where,
                   uint64_t *usable_bytes, RegionKind *kind);
+// Reports (with `code`) a handle that names no live entry of any device,
+// without acquiring a context: a stale or foreign value needs no Vulkan.
+int check_handle_live(void *user_context, uint64_t handle, int code, const char *where);
 int region_release(void *user_context, Device *d, uint64_t handle, ReleaseMode mode, const char *where);
 // New CropAlias at `delta` bytes past the source's device byte 0, covering
 // `size` bytes (checked against the source's region).

@@ -29,6 +29,9 @@ namespace hvk {
 
 class Staging;
 
+// HL_VK_SYNC=1: every submission waits for the GPU (debugging aid).
+bool sync_mode();
+
 class Submitter {
 public:
     // Creates the submitter for `d` (command pool, a few command buffers and

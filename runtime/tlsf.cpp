@@ -248,6 +248,19 @@ TlsfStatus Tlsf::allocate(uint64_t size, uint64_t alignment, uint32_t *node_out,
             }
         }
     }
+    if (found == kTlsfNil && mapping_search(size, &fl, &sl)) {
+        // Good fit rounds the request up to the next class, so a large
+        // enough node in the request's own class -- e.g. the arena's new
+        // block made exactly as large as the request -- is never found
+        // above. Look through that class's list (found by fuzzing/regression
+        // tests in issue 6: a 33 MiB + 4 byte device_malloc failed).
+        mapping_insert(size, &fl, &sl);
+        for (uint32_t i = heads_[fl][sl]; i != kTlsfNil && found == kTlsfNil; i = pool_->node(i).next_free) {
+            if (fits(i, &aligned)) {
+                found = i;
+            }
+        }
+    }
     if (found == kTlsfNil) {
         return TlsfStatus::NoSpace;
     }

@@ -38,7 +38,7 @@ struct Buf {
             dims[i].extent = extents[i];
             dims[i].stride = strides.empty() ? int32_t(dense) : strides[i];
             dims[i].flags = 0;
-            dense *= extents[i];
+            dense = int64_t(uint64_t(dense) * uint64_t(int64_t(extents[i])));  // wraps for bad-input shapes (no UB)
         }
         b.type = t;
         b.dimensions = int32_t(n);
