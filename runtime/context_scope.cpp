@@ -1,3 +1,5 @@
+#include <mutex>
+
 #include "HalideRuntimeVulkan.h"
 #include "context.h"
 #include "report.h"
@@ -35,12 +37,20 @@ ContextScope::ContextScope(void *user_context, const char *where, bool create) :
         if (!create) {
             return;
         }
-        int status = 0;
-        d = adopt_application_device(user_context, instance_, physical_device, vk_device_, queue_, queue_family,
-                                     &status);
+        // An override need not serialise callers: threads whose first calls
+        // on a new VkDevice overlap must adopt it once (look again under
+        // the lock; adoption registers the Device before it returns).
+        static std::mutex adopt_mutex;
+        std::lock_guard<std::mutex> lock(adopt_mutex);
+        d = find_device(vk_device_);
         if (d == nullptr) {
-            status_ = status != 0 ? status : -36;
-            return;
+            int status = 0;
+            d = adopt_application_device(user_context, instance_, physical_device, vk_device_, queue_, queue_family,
+                                         &status);
+            if (d == nullptr) {
+                status_ = status != 0 ? status : -36;
+                return;
+            }
         }
     }
     device_ = d;

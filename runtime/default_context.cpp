@@ -99,7 +99,11 @@ int create_instance(void *uc, DefaultContext *ctx, bool *debug_utils) {
         if (!props.ok()) {
             return report_error(uc, -11, "context", "out of host memory listing instance layers");
         }
-        vkEnumerateInstanceLayerProperties(&available, props.data());
+        VkResult lr = vkEnumerateInstanceLayerProperties(&available, props.data());
+        if (lr != VK_SUCCESS && lr != VK_INCOMPLETE) {
+            return report_error(uc, -36, "context", "vkEnumerateInstanceLayerProperties failed: %s",
+                                vk_result_name(lr));
+        }
         for (int i = 0; i < layer_count; i++) {
             bool found = false;
             for (uint32_t j = 0; j < available && !found; j++) {
@@ -120,7 +124,11 @@ int create_instance(void *uc, DefaultContext *ctx, bool *debug_utils) {
     if (!ext_props.ok()) {
         return report_error(uc, -11, "context", "out of host memory listing instance extensions");
     }
-    vkEnumerateInstanceExtensionProperties(nullptr, &ext_count, ext_props.data());
+    VkResult er = vkEnumerateInstanceExtensionProperties(nullptr, &ext_count, ext_props.data());
+    if (er != VK_SUCCESS && er != VK_INCOMPLETE) {
+        return report_error(uc, -36, "context", "vkEnumerateInstanceExtensionProperties failed: %s",
+                            vk_result_name(er));
+    }
 
     const char *extensions[kMaxNames];
     int extension_count = 0;

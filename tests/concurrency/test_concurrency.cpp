@@ -168,8 +168,9 @@ private:
     do {                                                                                         \
         int rc_ = (expr);                                                                        \
         if (rc_ != 0) {                                                                          \
-            char what_[256];                                                                     \
-            std::snprintf(what_, sizeof(what_), "%s returned %d: " __VA_ARGS__, #expr, rc_);     \
+            char where_[128], what_[256];                                                        \
+            std::snprintf(where_, sizeof(where_), __VA_ARGS__);                                  \
+            std::snprintf(what_, sizeof(what_), "%s returned %d: %s", #expr, rc_, where_);       \
             failures.add(what_);                                                                 \
             return;                                                                              \
         }                                                                                        \

@@ -247,10 +247,25 @@ void classify(Outcome *o) {
         frames.push_back(rest.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1));
         start = end;
     }
-    // frames[0] is the handler, then the kernel's signal frame in libc.
-    for (size_t i = 1; i < frames.size(); i++) {
+    // The trace starts with the handler's own frames (the test binary, and
+    // libasan/libtsan/libubsan frames in sanitized builds; a repeated
+    // "signal N" line when a second signal arrived), then the kernel's
+    // signal-return frame in libc, then the crash site.
+    auto is_noise = [](const std::string &f) {
+        return f.rfind("signal ", 0) == 0 || f.find("libasan") != std::string::npos ||
+               f.find("libtsan") != std::string::npos || f.find("libubsan") != std::string::npos ||
+               f.find("crash_handler") != std::string::npos;
+    };
+    size_t first = 0;
+    for (size_t i = 0; i < frames.size(); i++) {
+        if (frames[i].find("libc.so") != std::string::npos) {
+            first = i + 1;  // just after the signal-return frame
+            break;
+        }
+    }
+    for (size_t i = first; i < frames.size(); i++) {
         const std::string &f = frames[i];
-        if (f.find("libc.so") != std::string::npos || f.find("crash_handler") != std::string::npos) {
+        if (f.empty() || is_noise(f) || f.find("libc.so") != std::string::npos) {
             continue;
         }
         o->crash_frame = f;
@@ -258,7 +273,8 @@ void classify(Outcome *o) {
         // JIT-compiled shaders.
         o->third_party = f[0] == '[' || f.find("libvulkan") != std::string::npos || f.find("lvp") != std::string::npos ||
                          f.find("VkLayer") != std::string::npos || f.find("libLLVM") != std::string::npos ||
-                         f.find("libstdc++") != std::string::npos || f.find("ld-linux") != std::string::npos;
+                         f.find("libstdc++") != std::string::npos || f.find("ld-linux") != std::string::npos ||
+                         f.find("libgallium") != std::string::npos || f.find("libvulkan_lvp") != std::string::npos;
         return;
     }
     o->third_party = true;  // only libc frames: e.g. abort() inside a driver's assert
