@@ -43,4 +43,10 @@ if [ "${HVK_TEST_ASAN:-1}" != 0 ]; then
     meson compile -C "$ASAN_BUILD_DIR"
     meson test -C "$ASAN_BUILD_DIR" --print-errorlogs --num-processes 2
 fi
+if [ "${HVK_TEST_FUZZ:-1}" != 0 ]; then
+    # A short libFuzzer run of both targets (clang build in build-fuzz); the
+    # corpora themselves are replayed by every meson test run above.
+    echo "== test.sh: libFuzzer, ${HVK_FUZZ_SECONDS:-20} s per target (build-fuzz)"
+    ./fuzz/run.sh "${HVK_FUZZ_SECONDS:-20}"
+fi
 echo "== test.sh: all passes succeeded"
