@@ -127,6 +127,77 @@ int check_iface(void *uc, const halide_device_interface_t *iface, const char *ro
     return kSuccess;
 }
 
+// validate + check_iface, then refuse to move a buffer that already has an
+// interface onto a different one.
+int validate_for_iface(void *uc, const halide_buffer_t *buf, const halide_device_interface_t *iface,
+                       const char *routine) {
+    if (int err = validate(uc, buf, routine)) {
+        return err;
+    }
+    if (int err = check_iface(uc, iface, routine)) {
+        return err;
+    }
+    if (buf->device_interface != nullptr && buf->device_interface != iface) {
+        return report_error(uc, kIncompatibleDeviceInterface, routine,
+                            "switching a buffer to another device interface is not supported");
+    }
+    return kSuccess;
+}
+
+// Calls one of iface's backend entry points inside a ModuleUse bracket.
+template <typename Fn, typename... Args>
+int call_backend(const halide_device_interface_t *iface, Fn halide_device_interface_impl_t::*entry, Args... args) {
+    ModuleUse use(iface);
+    return (iface->impl->*entry)(args...);
+}
+
+// Collapses a failed backend call into the operation's fixed Halide code.
+int map_backend_failure(void *uc, const char *routine, int result, int mapped) {
+    log_debug(uc, "%s: backend returned %d, mapped to %d", routine, result, mapped);
+    return mapped;
+}
+
+// A backend call on buf, with its failure collapsed into `mapped`.
+int call_backend_on(void *uc, const char *routine, int mapped, const halide_device_interface_t *iface,
+                    int (*halide_device_interface_impl_t::*entry)(void *, halide_buffer_t *), halide_buffer_t *buf) {
+    const int result = call_backend(iface, entry, uc, buf);
+    if (result != kSuccess) {
+        return map_backend_failure(uc, routine, result, mapped);
+    }
+    return kSuccess;
+}
+
+// halide_device_malloc and halide_device_and_host_malloc, differing only in
+// the backend entry point.
+int device_malloc_with(void *uc, halide_buffer_t *buf, const halide_device_interface_t *iface, const char *routine,
+                       int (*halide_device_interface_impl_t::*entry)(void *, halide_buffer_t *)) {
+    if (int err = validate_for_iface(uc, buf, iface, routine)) {
+        return err;
+    }
+    if (int err = call_backend_on(uc, routine, kDeviceMallocFailed, iface, entry, buf)) {
+        return err;
+    }
+    if (buf->device != 0 && buf->device_interface == nullptr) {
+        buf->device_interface = iface;  // backends normally set it themselves
+    }
+    return kSuccess;
+}
+
+// The device half of halide_device_free and halide_device_and_host_free
+// (iface is buf's non-null interface).
+int device_free_with(void *uc, halide_buffer_t *buf, const halide_device_interface_t *iface, const char *routine,
+                     int (*halide_device_interface_impl_t::*entry)(void *, halide_buffer_t *)) {
+    if (int err = call_backend_on(uc, routine, kDeviceFreeFailed, iface, entry, buf)) {
+        return err;
+    }
+    if (buf->device != 0) {
+        // Halide only asserts this in debug builds.
+        return report_error(uc, kDeviceFreeFailed, routine, "the backend left a non-zero device handle after freeing");
+    }
+    buf->device_interface = nullptr;  // backends normally clear it themselves
+    return kSuccess;
+}
+
 // ---------------------------------------------------------------------------
 // Host-to-host copy of the overlap of two boxes.
 
@@ -246,15 +317,10 @@ int copy_to_host_locked(void *uc, halide_buffer_t *buf) {
     if (iface == nullptr || iface->impl == nullptr) {
         return halide_error_no_device_interface(uc);
     }
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->copy_to_host(uc, buf);
-    }
-    if (result != kSuccess) {
-        // The backend has reported the details.
-        log_debug(uc, "halide_copy_to_host: backend returned %d, mapped to %d", result, kCopyToHostFailed);
-        return kCopyToHostFailed;
+    // On failure the backend has reported the details.
+    if (int err = call_backend_on(uc, "halide_copy_to_host", kCopyToHostFailed, iface,
+                                  &halide_device_interface_impl_t::copy_to_host, buf)) {
+        return err;
     }
     set_device_dirty(buf, false);
     return kSuccess;
@@ -287,14 +353,9 @@ int copy_to_device_locked(void *uc, halide_buffer_t *buf, const halide_device_in
         if (device_dirty(buf)) {
             return report_error(uc, kCopyToDeviceFailed, where, "both dirty bits are set");
         }
-        int result;
-        {
-            ModuleUse use(iface);
-            result = iface->impl->copy_to_device(uc, buf);
-        }
-        if (result != kSuccess) {
-            log_debug(uc, "%s: backend returned %d, mapped to %d", where, result, kCopyToDeviceFailed);
-            return kCopyToDeviceFailed;
+        if (int err = call_backend_on(uc, where, kCopyToDeviceFailed, iface,
+                                      &halide_device_interface_impl_t::copy_to_device, buf)) {
+            return err;
         }
         set_host_dirty(buf, false);
     }
@@ -342,8 +403,7 @@ int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_inter
 
     int result = kIncompatibleDeviceInterface;
     if (from_device_valid && to_device) {
-        ModuleUse use(dst_iface);
-        result = dst_iface->impl->buffer_copy(uc, src, dst_iface, dst);
+        result = call_backend(dst_iface, &halide_device_interface_impl_t::buffer_copy, uc, src, dst_iface, dst);
     }
 
     if (result == kIncompatibleDeviceInterface) {
@@ -356,10 +416,8 @@ int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_inter
             result = copy_host_to_host(uc, src, dst);
             *reported = result != kSuccess;
         } else if (to_host && from_device_valid) {
-            {
-                ModuleUse use(src->device_interface);
-                result = src->device_interface->impl->buffer_copy(uc, src, nullptr, dst);
-            }
+            result = call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src,
+                                  nullptr, dst);
             if (result == kIncompatibleDeviceInterface) {
                 result = copy_to_host_locked(uc, src);
                 if (result == kSuccess) {
@@ -368,10 +426,8 @@ int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_inter
             }
         } else if (from_device_valid && to_host_exists) {
             // device -> device through the destination's host memory.
-            {
-                ModuleUse use(src->device_interface);
-                result = src->device_interface->impl->buffer_copy(uc, src, nullptr, dst);
-            }
+            result = call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src,
+                                  nullptr, dst);
             if (result == kSuccess) {
                 // The destination's host now holds the newest data.  Halide
                 // sets host_dirty without clearing device_dirty, which makes
@@ -385,8 +441,7 @@ int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_inter
             // device -> device through the source's host memory.
             result = copy_to_host_locked(uc, src);
             if (result == kSuccess) {
-                ModuleUse use(dst_iface);
-                result = dst_iface->impl->buffer_copy(uc, src, dst_iface, dst);
+                result = call_backend(dst_iface, &halide_device_interface_impl_t::buffer_copy, uc, src, dst_iface, dst);
             }
         }
         // Otherwise no way to copy: result stays -42.
@@ -414,6 +469,51 @@ int buffer_copy_and_report(void *uc, halide_buffer_t *src, const halide_device_i
     return result;
 }
 
+// Shared preconditions of crop and slice; returns 1 for "nothing to do".
+int crop_preconditions(void *uc, const halide_buffer_t *src, const halide_buffer_t *dst, int expected_dst_dims,
+                       const char *where) {
+    if (src == nullptr || dst == nullptr) {
+        return halide_error_buffer_is_null(uc, where);
+    }
+    if (src->device == 0) {
+        return 1;
+    }
+    if (src->device_interface == nullptr || src->device_interface->impl == nullptr) {
+        return halide_error_no_device_interface(uc);
+    }
+    if (dst->device != 0) {
+        return report_error(uc, kDeviceCropFailed, where, "the destination already has a device allocation");
+    }
+    if (dst->dimensions != expected_dst_dims) {
+        return report_error(uc, kDeviceCropFailed, where,
+                            "the destination has %d dimensions, expected %d", int(dst->dimensions),
+                            expected_dst_dims);
+    }
+    return kSuccess;
+}
+
+// halide_device_crop and halide_device_slice: the preconditions under the copy
+// mutex, then the backend call through `call(impl)`.
+template <typename Call>
+int crop_or_slice(void *uc, const halide_buffer_t *src, halide_buffer_t *dst, int dims_dropped, const char *where,
+                  Call call) {
+    std::lock_guard<std::mutex> lock(g_device_copy_mutex);
+    int pre = crop_preconditions(uc, src, dst, src ? src->dimensions - dims_dropped : 0, where);
+    if (pre != kSuccess) {
+        return pre == 1 ? kSuccess : pre;
+    }
+    const halide_device_interface_impl_t *impl = src->device_interface->impl;
+    // One module use per live crop, dropped by halide_device_release_crop.
+    if (impl->use_module) {
+        impl->use_module();
+    }
+    const int result = call(impl);
+    if (result != kSuccess && impl->release_module) {
+        impl->release_module();  // Halide leaks this use on failure
+    }
+    return result;
+}
+
 }  // namespace
 
 extern "C" {
@@ -421,30 +521,8 @@ extern "C" {
 // --------------------------------------------------------- basic operations
 
 int halide_device_malloc(void *user_context, halide_buffer_t *buf, const halide_device_interface_t *iface) {
-    const char *where = "halide_device_malloc";
-    if (int err = validate(user_context, buf, where)) {
-        return err;
-    }
-    if (int err = check_iface(user_context, iface, where)) {
-        return err;
-    }
-    if (buf->device_interface != nullptr && buf->device_interface != iface) {
-        return report_error(user_context, kIncompatibleDeviceInterface, where,
-                            "switching a buffer to another device interface is not supported");
-    }
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->device_malloc(user_context, buf);
-    }
-    if (result != kSuccess) {
-        log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceMallocFailed);
-        return kDeviceMallocFailed;
-    }
-    if (buf->device != 0 && buf->device_interface == nullptr) {
-        buf->device_interface = iface;  // backends normally set it themselves
-    }
-    return kSuccess;
+    return device_malloc_with(user_context, buf, iface, "halide_device_malloc",
+                              &halide_device_interface_impl_t::device_malloc);
 }
 
 int halide_device_free(void *user_context, halide_buffer_t *buf) {
@@ -454,21 +532,9 @@ int halide_device_free(void *user_context, halide_buffer_t *buf) {
     }
     const halide_device_interface_t *iface = buf->device_interface;
     if (iface != nullptr) {
-        int result;
-        {
-            ModuleUse use(iface);
-            result = iface->impl->device_free(user_context, buf);
+        if (int err = device_free_with(user_context, buf, iface, where, &halide_device_interface_impl_t::device_free)) {
+            return err;
         }
-        if (result != kSuccess) {
-            log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceFreeFailed);
-            return kDeviceFreeFailed;
-        }
-        if (buf->device != 0) {
-            // Halide only asserts this in debug builds.
-            return report_error(user_context, kDeviceFreeFailed, where,
-                                "the backend left a non-zero device handle after freeing");
-        }
-        buf->device_interface = nullptr;  // backends normally clear it themselves
     }
     set_device_dirty(buf, false);
     return kSuccess;
@@ -487,24 +553,15 @@ int halide_device_sync(void *user_context, halide_buffer_t *buf) {
     if (iface == nullptr) {
         return halide_error_no_device_interface(user_context);
     }
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->device_sync(user_context, buf);
-    }
-    if (result != kSuccess) {
-        log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceSyncFailed);
-        return kDeviceSyncFailed;
-    }
-    return kSuccess;
+    return call_backend_on(user_context, where, kDeviceSyncFailed, iface, &halide_device_interface_impl_t::device_sync,
+                           buf);
 }
 
 int halide_device_sync_global(void *user_context, const halide_device_interface_t *iface) {
     if (iface == nullptr || iface->impl == nullptr) {
         return kNoDeviceInterface;  // no halide_error call, as Halide
     }
-    ModuleUse use(iface);
-    return iface->impl->device_sync(user_context, nullptr);
+    return call_backend(iface, &halide_device_interface_impl_t::device_sync, user_context, nullptr);
 }
 
 void halide_device_release(void *user_context, const halide_device_interface_t *iface) {
@@ -561,30 +618,8 @@ int halide_default_buffer_copy(void *user_context, halide_buffer_t *src, const h
 // ------------------------------------------------------- device + host memory
 
 int halide_device_and_host_malloc(void *user_context, halide_buffer_t *buf, const halide_device_interface_t *iface) {
-    const char *where = "halide_device_and_host_malloc";
-    if (int err = validate(user_context, buf, where)) {
-        return err;
-    }
-    if (int err = check_iface(user_context, iface, where)) {
-        return err;
-    }
-    if (buf->device_interface != nullptr && buf->device_interface != iface) {
-        return report_error(user_context, kIncompatibleDeviceInterface, where,
-                            "switching a buffer to another device interface is not supported");
-    }
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->device_and_host_malloc(user_context, buf);
-    }
-    if (result != kSuccess) {
-        log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceMallocFailed);
-        return kDeviceMallocFailed;
-    }
-    if (buf->device != 0 && buf->device_interface == nullptr) {
-        buf->device_interface = iface;
-    }
-    return kSuccess;
+    return device_malloc_with(user_context, buf, iface, "halide_device_and_host_malloc",
+                              &halide_device_interface_impl_t::device_and_host_malloc);
 }
 
 int halide_device_and_host_free(void *user_context, halide_buffer_t *buf) {
@@ -594,20 +629,10 @@ int halide_device_and_host_free(void *user_context, halide_buffer_t *buf) {
     }
     const halide_device_interface_t *iface = buf->device_interface;
     if (iface != nullptr) {
-        int result;
-        {
-            ModuleUse use(iface);
-            result = iface->impl->device_and_host_free(user_context, buf);
+        if (int err = device_free_with(user_context, buf, iface, where,
+                                       &halide_device_interface_impl_t::device_and_host_free)) {
+            return err;
         }
-        if (result != kSuccess) {
-            log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceFreeFailed);
-            return kDeviceFreeFailed;
-        }
-        if (buf->device != 0) {
-            return report_error(user_context, kDeviceFreeFailed, where,
-                                "the backend left a non-zero device handle after freeing");
-        }
-        buf->device_interface = nullptr;
     } else if (buf->host != nullptr) {
         // The device half is already gone; still release the host half.
         halide_free(user_context, buf->host);
@@ -666,23 +691,12 @@ int halide_default_device_and_host_free(void *user_context, halide_buffer_t *buf
 int halide_device_wrap_native(void *user_context, halide_buffer_t *buf, uint64_t handle,
                               const halide_device_interface_t *iface) {
     const char *where = "halide_device_wrap_native";
-    if (int err = validate(user_context, buf, where)) {
-        return err;
-    }
-    if (int err = check_iface(user_context, iface, where)) {
+    if (int err = validate_for_iface(user_context, buf, iface, where)) {
         return err;
     }
     const halide_device_interface_t *previous = buf->device_interface;
-    if (previous != nullptr && previous != iface) {
-        return report_error(user_context, kIncompatibleDeviceInterface, where,
-                            "switching a buffer to another device interface is not supported");
-    }
     buf->device_interface = iface;
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->wrap_native(user_context, buf, handle);
-    }
+    const int result = call_backend(iface, &halide_device_interface_impl_t::wrap_native, user_context, buf, handle);
     if (result != kSuccess) {
         // Halide leaves the interface set even when the backend fails, which
         // leaves the buffer in the invalid "interface without device" state
@@ -690,8 +704,7 @@ int halide_device_wrap_native(void *user_context, halide_buffer_t *buf, uint64_t
         if (buf->device == 0) {
             buf->device_interface = previous;
         }
-        log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceMallocFailed);
-        return kDeviceMallocFailed;
+        return map_backend_failure(user_context, where, result, kDeviceMallocFailed);
     }
     return kSuccess;
 }
@@ -705,14 +718,9 @@ int halide_device_detach_native(void *user_context, halide_buffer_t *buf) {
     if (iface == nullptr) {
         return kSuccess;
     }
-    int result;
-    {
-        ModuleUse use(iface);
-        result = iface->impl->detach_native(user_context, buf);
-    }
-    if (result != kSuccess) {
-        log_debug(user_context, "%s: backend returned %d, mapped to %d", where, result, kDeviceDetachNativeFailed);
-        return kDeviceDetachNativeFailed;
+    if (int err = call_backend_on(user_context, where, kDeviceDetachNativeFailed, iface,
+                                  &halide_device_interface_impl_t::detach_native, buf)) {
+        return err;
     }
     if (buf->device != 0) {
         return report_error(user_context, kInternalError, where, "the backend left a non-zero device handle");
@@ -781,69 +789,19 @@ int halide_default_device_release_crop(void *user_context, halide_buffer_t *buf)
                         "this device interface does not support cropping");
 }
 
-namespace {
-
-// Shared preconditions of crop and slice; returns 1 for "nothing to do".
-int crop_preconditions(void *uc, const halide_buffer_t *src, const halide_buffer_t *dst, int expected_dst_dims,
-                       const char *where) {
-    if (src == nullptr || dst == nullptr) {
-        return halide_error_buffer_is_null(uc, where);
-    }
-    if (src->device == 0) {
-        return 1;
-    }
-    if (src->device_interface == nullptr || src->device_interface->impl == nullptr) {
-        return halide_error_no_device_interface(uc);
-    }
-    if (dst->device != 0) {
-        return report_error(uc, kDeviceCropFailed, where, "the destination already has a device allocation");
-    }
-    if (dst->dimensions != expected_dst_dims) {
-        return report_error(uc, kDeviceCropFailed, where,
-                            "the destination has %d dimensions, expected %d", int(dst->dimensions),
-                            expected_dst_dims);
-    }
-    return kSuccess;
-}
-
-}  // namespace
-
 int halide_device_crop(void *user_context, const halide_buffer_t *src, halide_buffer_t *dst) {
-    std::lock_guard<std::mutex> lock(g_device_copy_mutex);
-    const char *where = "halide_device_crop";
-    int pre = crop_preconditions(user_context, src, dst, src ? src->dimensions : 0, where);
-    if (pre != kSuccess) {
-        return pre == 1 ? kSuccess : pre;
-    }
-    const halide_device_interface_impl_t *impl = src->device_interface->impl;
-    // One module use per live crop, dropped by halide_device_release_crop.
-    if (impl->use_module) {
-        impl->use_module();
-    }
-    const int result = impl->device_crop(user_context, src, dst);
-    if (result != kSuccess && impl->release_module) {
-        impl->release_module();  // Halide leaks this use on failure
-    }
-    return result;
+    return crop_or_slice(user_context, src, dst, 0, "halide_device_crop",
+                         [&](const halide_device_interface_impl_t *impl) {
+                             return impl->device_crop(user_context, src, dst);
+                         });
 }
 
 int halide_device_slice(void *user_context, const halide_buffer_t *src, int slice_dim, int slice_pos,
                         halide_buffer_t *dst) {
-    std::lock_guard<std::mutex> lock(g_device_copy_mutex);
-    const char *where = "halide_device_slice";
-    int pre = crop_preconditions(user_context, src, dst, src ? src->dimensions - 1 : 0, where);
-    if (pre != kSuccess) {
-        return pre == 1 ? kSuccess : pre;
-    }
-    const halide_device_interface_impl_t *impl = src->device_interface->impl;
-    if (impl->use_module) {
-        impl->use_module();
-    }
-    const int result = impl->device_slice(user_context, src, slice_dim, slice_pos, dst);
-    if (result != kSuccess && impl->release_module) {
-        impl->release_module();
-    }
-    return result;
+    return crop_or_slice(user_context, src, dst, 1, "halide_device_slice",
+                         [&](const halide_device_interface_impl_t *impl) {
+                             return impl->device_slice(user_context, src, slice_dim, slice_pos, dst);
+                         });
 }
 
 int halide_device_release_crop(void *user_context, halide_buffer_t *buf) {
