@@ -168,6 +168,29 @@ int crop_or_slice(void *uc, const halide_buffer_t *src, int slice_dim, int slice
 }
 
 // Shared by device_free, release_crop and detach.
+// The root VkBuffer and byte offset of `buf` for the two value-returning
+// queries: errors are reported through halide_error and leave both at 0/null.
+// A stale or foreign handle is reported without creating a context.
+void query_view(void *uc, const halide_buffer_t *buf, const char *where, VkBuffer *vb, uint64_t *offset) {
+    if (buf == nullptr) {
+        halide_error_buffer_is_null(uc, where);
+        return;
+    }
+    if (buf->device == 0 || check_handle_live(uc, buf->device, -22, where) != 0) {
+        return;
+    }
+    DeviceCall call(uc, where);
+    if (!call.ok()) {
+        return;
+    }
+    VkBuffer b = VK_NULL_HANDLE;
+    uint64_t o = 0;
+    if (region_query(uc, call.device(), buf->device, -22, where, &b, &o) == 0) {
+        *vb = b;
+        *offset = o;
+    }
+}
+
 int release(void *uc, halide_buffer_t *buf, ReleaseMode mode, const char *where) {
     // A stale or foreign handle (e.g. a buffer freed after halide_device_release)
     // is reported without creating a Vulkan context just to say so.
@@ -343,44 +366,16 @@ int halide_vulkan_detach_vk_buffer(void *user_context, halide_buffer_t *buf) {
 }
 
 uintptr_t halide_vulkan_get_vk_buffer(void *user_context, halide_buffer_t *buf) {
-    const char *where = "halide_vulkan_get_vk_buffer";
-    if (buf == nullptr) {
-        halide_error_buffer_is_null(user_context, where);
-        return 0;
-    }
-    if (buf->device == 0) {
-        return 0;
-    }
-    DeviceCall call(user_context, where);
-    if (!call.ok()) {
-        return 0;
-    }
-    VkBuffer vb;
-    uint64_t offset;
-    if (hvk::region_query(user_context, call.device(), buf->device, -22, where, &vb, &offset) != 0) {
-        return 0;
-    }
+    VkBuffer vb = VK_NULL_HANDLE;
+    uint64_t offset = 0;
+    hvk::query_view(user_context, buf, "halide_vulkan_get_vk_buffer", &vb, &offset);
     return reinterpret_cast<uintptr_t>(vb);
 }
 
 uint64_t halide_vulkan_get_vk_crop_offset(void *user_context, halide_buffer_t *buf) {
-    const char *where = "halide_vulkan_get_vk_crop_offset";
-    if (buf == nullptr) {
-        halide_error_buffer_is_null(user_context, where);
-        return 0;
-    }
-    if (buf->device == 0) {
-        return 0;
-    }
-    DeviceCall call(user_context, where);
-    if (!call.ok()) {
-        return 0;
-    }
-    VkBuffer vb;
+    VkBuffer vb = VK_NULL_HANDLE;
     uint64_t offset = 0;
-    if (hvk::region_query(user_context, call.device(), buf->device, -22, where, &vb, &offset) != 0) {
-        return 0;
-    }
+    hvk::query_view(user_context, buf, "halide_vulkan_get_vk_crop_offset", &vb, &offset);
     return offset;
 }
 
