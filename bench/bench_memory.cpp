@@ -14,13 +14,17 @@
 // buffer + vkCmdCopyBuffer + fence wait (download: copy, wait, memcpy out),
 // serially (fence waited on, or polled: "rawpoll") and pipelined in 2 MiB
 // chunks (large sizes); "%raw" uses the best of these;
-// "gpu" is the raw vkCmdCopyBuffer alone. The runtime copy, the raw serial
-// copies (waited on and polled) and memcpy are timed interleaved, repetition
-// by repetition (the H100's round-trip latency drifts over seconds). Targets (issue 3): on a GPU the
+// "gpu" is the raw vkCmdCopyBuffer alone. The runtime copy, the raw copies
+// (waited on, polled, pipelined) and memcpy are timed interleaved on the
+// same host memory, repetition by repetition, in rotating order (the GPU
+// machine's round-trip latency and memcpy speed drift over seconds, and a
+// fixed order lets one of them always find the caches warmed by its
+// predecessor). Targets (issue 3): on a GPU the
 // runtime's completed copy reaches >= 90% of the raw best; on lavapipe
 // >= 90% of memcpy (1 MiB, 64 MiB) and at most 1 us more than memcpy (4 KiB).
 //
-// Usage: bench_memory [--quick]
+// Usage: bench_memory [--quick] [--pieces]
+// --pieces adds staged 1 MiB / 64 MiB copies at forced piece sizes.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -110,7 +114,9 @@ void bench_malloc_free(int reps) {
 
 class RawCopier {
 public:
-    RawCopier(hvk::Device *d, size_t bytes, bool to_device) : d_(d), bytes_(bytes), to_device_(to_device), host_(bytes) {
+    // `host` is the same host memory the runtime copy uses (same cache state).
+    RawCopier(hvk::Device *d, uint8_t *host, size_t bytes, bool to_device, size_t chunk)
+        : d_(d), bytes_(bytes), to_device_(to_device), host_(host), kChunk(chunk) {
         const VkMemoryPropertyFlags hv = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
         if (to_device) {
             staging_.create(d, bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, hv, VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
@@ -135,21 +141,21 @@ public:
     // memcpy into staging, one copy, wait (download: copy, wait, memcpy out).
     void serial(bool poll = false) {
         if (to_device_) {
-            std::memcpy(staging_.mapped, host_.data, bytes_);
+            std::memcpy(staging_.mapped, host_, bytes_);
             staging_.flush();
             q_.submit_wait(0, poll);
         } else {
             q_.submit_wait(0, poll);
             staging_.invalidate();
-            std::memcpy(host_.data, staging_.mapped, bytes_);
+            std::memcpy(host_, staging_.mapped, bytes_);
         }
     }
-    // The same in 2 MiB chunks, host work of one overlapping the GPU's copy of another.
+    // The same in chunks (2 MiB unless given), host work of one overlapping the GPU's copy of another.
     void pipelined() {
         if (to_device_) {
             for (uint32_t i = 0; i < nchunks_; i++) {
                 const size_t off = size_t(i) * kChunk;
-                std::memcpy(staging_.mapped + off, host_.data + off, std::min(kChunk, bytes_ - off));
+                std::memcpy(staging_.mapped + off, host_ + off, std::min(kChunk, bytes_ - off));
                 staging_.flush();
                 q_.submit(1 + i);
             }
@@ -164,7 +170,7 @@ public:
                 const size_t off = size_t(i) * kChunk;
                 q_.wait(1 + i);
                 staging_.invalidate();
-                std::memcpy(host_.data + off, staging_.mapped + off, std::min(kChunk, bytes_ - off));
+                std::memcpy(host_ + off, staging_.mapped + off, std::min(kChunk, bytes_ - off));
             }
         }
     }
@@ -172,7 +178,6 @@ public:
     void gpu() { q_.submit_wait(0); }
 
 private:
-    static constexpr size_t kChunk = 2u << 20;
     void record(uint32_t i, VkDeviceSize off, VkDeviceSize len) {
         VkCommandBuffer cb = q_.begin(i, false);
         VkBufferCopy region{off, off, len};
@@ -187,10 +192,11 @@ private:
     hvk::Device *d_;
     size_t bytes_;
     bool to_device_;
-    HostBuffer host_;
+    uint8_t *host_;
     rawvk::Buffer staging_, dev_;
     rawvk::Queue q_;
     uint32_t nchunks_ = 0;
+    const size_t kChunk;
 };
 
 struct Result {
@@ -205,12 +211,14 @@ struct Result {
     }
 };
 
-// Runtime copy, raw serial copy and memcpy timed interleaved (the same
-// conditions for all three), then the raw variants on their own.
-Result bench_copy(hvk::Device *d, size_t bytes, bool to_device, int reps) {
+// Runtime copy, raw copies (waited on, polled, pipelined) and memcpy timed
+// interleaved on the same host memory, their order rotated every
+// repetition so that none of them always finds the caches warmed (or
+// cleared) by the same predecessor; then the GPU copy alone.
+Result bench_copy(hvk::Device *d, size_t bytes, bool to_device, int reps, size_t chunk = 2u << 20) {
     HostBuffer b(bytes);
     HostBuffer other(bytes);
-    RawCopier raw(d, bytes, to_device);
+    RawCopier raw(d, b.data, bytes, to_device, chunk);
     check(halide_vulkan_device_malloc(nullptr, &b.buf), "device_malloc");
     auto copy = [&]() {
         return to_device ? halide_vulkan_copy_to_device(nullptr, &b.buf) : halide_vulkan_copy_to_host(nullptr, &b.buf);
@@ -220,26 +228,44 @@ Result bench_copy(hvk::Device *d, size_t bytes, bool to_device, int reps) {
         raw.serial();
     }
     check(halide_vulkan_device_sync(nullptr, &b.buf), "device_sync");
-    std::vector<double> tc, tcs, tm, tr, tp;
-    for (int i = 0; i < reps; i++) {
+    std::vector<double> tc, tcs, tm, tr, tp, tpipe;
+    auto run_one = [&](int which) {
         auto t0 = Clock::now();
-        copy();
-        tc.push_back(seconds_since(t0));
-        halide_vulkan_device_sync(nullptr, &b.buf);
-        tcs.push_back(seconds_since(t0));
-        auto t1 = Clock::now();
-        if (to_device) {
-            std::memcpy(other.data, b.data, bytes);
-        } else {
-            std::memcpy(b.data, other.data, bytes);
+        switch (which) {
+        case 0:
+            copy();
+            tc.push_back(seconds_since(t0));
+            halide_vulkan_device_sync(nullptr, &b.buf);
+            tcs.push_back(seconds_since(t0));
+            break;
+        case 1:
+            if (to_device) {
+                std::memcpy(other.data, b.data, bytes);
+            } else {
+                std::memcpy(b.data, other.data, bytes);
+            }
+            tm.push_back(seconds_since(t0));
+            break;
+        case 2:
+            raw.serial();
+            tr.push_back(seconds_since(t0));
+            break;
+        case 3:
+            raw.serial(true);
+            tp.push_back(seconds_since(t0));
+            break;
+        default:
+            if (raw.has_pipelined()) {
+                raw.pipelined();
+                tpipe.push_back(seconds_since(t0));
+            }
+            break;
         }
-        tm.push_back(seconds_since(t1));
-        auto t2 = Clock::now();
-        raw.serial();
-        tr.push_back(seconds_since(t2));
-        auto t3 = Clock::now();
-        raw.serial(true);
-        tp.push_back(seconds_since(t3));
+    };
+    for (int i = 0; i < reps; i++) {
+        for (int k = 0; k < 5; k++) {
+            run_one((i + k) % 5);
+        }
     }
     Result r{median(tc), median(tcs), median(tm), median(tr), 0.0, 0.0, median(tp)};
     auto time_median = [&](auto &&fn) {
@@ -253,7 +279,7 @@ Result bench_copy(hvk::Device *d, size_t bytes, bool to_device, int reps) {
         return median(t);
     };
     if (raw.has_pipelined()) {
-        r.raw_pipelined_s = time_median([&] { raw.pipelined(); });
+        r.raw_pipelined_s = median(tpipe);
     }
     r.raw_gpu_s = time_median([&] { raw.gpu(); });
     return r;
@@ -271,7 +297,11 @@ const char *size_name(size_t bytes, char *buf, size_t n) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    bool quick = false, pieces = false;
+    for (int i = 1; i < argc; i++) {
+        quick = quick || std::strcmp(argv[i], "--quick") == 0;
+        pieces = pieces || std::strcmp(argv[i], "--pieces") == 0;
+    }
     char name[256] = {0};
     check(halide_vk_get_selected_device_name(nullptr, name, sizeof(name)), "device selection");
     std::printf("device: %s\n", name);
@@ -305,6 +335,27 @@ int main(int argc, char **argv) {
                             100.0 * r.raw_best() / r.complete_s);
             }
         }
+    }
+    if (pieces) {
+        // Staged copies with a forced piece size (0: the runtime's policy).
+        hvk::set_copies_force_staging(true);
+        for (bool to_device : {true, false}) {
+            for (size_t bytes : {size_t(1) << 20, size_t(64) << 20}) {
+                for (uint64_t piece : {0ull, 128ull << 10, 256ull << 10, 512ull << 10, 1ull << 20, 2ull << 20,
+                                       4ull << 20, 16ull << 20}) {
+                    hvk::set_staging_piece_bytes(piece);
+                    Result r = bench_copy(d, bytes, to_device, reps_for(bytes), piece ? piece : (2u << 20));
+                    char sz[32];
+                    std::printf("pieces %-14s %-7s piece %6lluK %9.2f %9.2f raw %9.2f rawpoll %9.2f rawpipe %9.2f "
+                                "%6.1f%%\n",
+                                to_device ? "copy_to_device" : "copy_to_host", size_name(bytes, sz, sizeof(sz)),
+                                static_cast<unsigned long long>(piece >> 10), r.copy_s * 1e6, r.complete_s * 1e6,
+                                r.raw_serial_s * 1e6, r.raw_poll_s * 1e6, r.raw_pipelined_s * 1e6,
+                                100.0 * r.raw_best() / r.complete_s);
+                }
+            }
+        }
+        hvk::set_staging_piece_bytes(0);
     }
     hvk::set_copies_force_staging(false);
     halide_vulkan_device_release(nullptr);

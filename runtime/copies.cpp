@@ -57,6 +57,7 @@ constexpr int kDeviceBufferCopyFailed = -39;
 constexpr int kIncompatibleDeviceInterface = -42;
 
 std::atomic<bool> g_force_staging{false};
+std::atomic<uint64_t> g_piece_override{0};
 
 // ---------------------------------------------------------------------------
 // The copy plan.
@@ -427,18 +428,17 @@ private:
         return ensure_staging_for(dir, p_.total > piece ? 3 * piece : piece, out);
     }
 
-    uint64_t piece_size() const { return p_.total < Staging::kMaxPiece ? p_.total : Staging::kMaxPiece; }
-
-    // Opens (or continues) the batch and resolves a device side (stamping
-    // its root with the batch's serial).
-    int begin_recording(VkCommandBuffer *cb) {
-        int rc = s_->record(uc_, cb);
-        if (rc != 0) {
-            return rc;
+    uint64_t piece_size() const {
+        uint64_t piece = g_piece_override.load(std::memory_order_relaxed);
+        if (piece == 0 || piece > Staging::kMaxCapacity / 4) {
+            piece = Staging::kMaxPiece;
         }
-        s_->record_barrier(*cb);
-        return 0;
+        return p_.total < piece ? p_.total : piece;
     }
+
+    // Opens (or continues) the batch; what is recorded next is ordered
+    // after everything before it.
+    int begin_recording(VkCommandBuffer *cb) { return s_->record(uc_, cb); }
 
     int resolve(const Side &side, DeviceBufferView *view) {
         return resolve_device_buffer(uc_, d_, side.buf, where_, view);
@@ -453,8 +453,8 @@ private:
         Cursor c(p_);
         while (c.done < p_.total) {
             uint64_t piece = p_.total - c.done;
-            if (piece > Staging::kMaxPiece) {
-                piece = Staging::kMaxPiece;
+            if (piece > piece_size()) {
+                piece = piece_size();
             }
             StagingSpan span;
             rc = staging->acquire(uc_, StagingDirection::Upload, piece, &span);
@@ -831,6 +831,10 @@ void set_copies_force_staging(bool on) {
 }
 bool copies_force_staging() {
     return g_force_staging.load();
+}
+
+void set_staging_piece_bytes(uint64_t bytes) {
+    g_piece_override.store(bytes);
 }
 
 }  // namespace hvk

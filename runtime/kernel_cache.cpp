@@ -1183,7 +1183,6 @@ int KernelCache::run(void *uc, void *state, const char *entry_name, const int bl
     if (int rc = s->record(uc, &cmd)) {
         return rc;
     }
-    s->record_barrier(cmd);
     d_->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
     if (binding_count > 0) {
         if (ep->push) {

@@ -150,6 +150,9 @@ public:
             open_ = slot;
             // Order this batch after everything submitted before it.
             record_barrier(s.cb);
+        } else {
+            // Order the caller's commands after the batch's earlier ones.
+            record_barrier(slots_[open_].cb);
         }
         *out = slots_[open_].cb;
         return 0;

@@ -39,9 +39,10 @@ public:
     static int create(void *user_context, Device *d, Submitter **out);
     static void destroy(Device *d, Submitter *s);
 
-    // The command buffer of the open batch, beginning one if none is open.
-    // Everything recorded into it runs after everything recorded earlier
-    // (record_barrier() orders memory between commands).
+    // The command buffer of the open batch, beginning one if none is open,
+    // with one full memory barrier already recorded: what the caller records
+    // next runs after, and sees the writes of, everything recorded or
+    // submitted earlier (one barrier, whether the batch is new or not).
     virtual int record(void *user_context, VkCommandBuffer *out) = 0;
 
     // A full compute+transfer memory barrier in the open batch: writes by
