@@ -444,7 +444,14 @@ private:
         return resolve_device_buffer(uc_, d_, side.buf, where_, view);
     }
 
-    int upload_staged(const Side &src, const Side &dst) {
+    // Runs the copy piece by piece through spans of the upload ring:
+    // record_piece(staging, span, c, bytes) packs and/or records one piece
+    // (advancing c by `bytes`); its span then belongs to the open batch,
+    // whether it succeeded or not. With submit_each the batch is submitted
+    // after every piece (the GPU starts on it while the host packs the
+    // next); otherwise once at the end.
+    template <typename RecordPiece>
+    int through_upload_ring(bool submit_each, RecordPiece &&record_piece) {
         Staging *staging = nullptr;
         int rc = get_staging(StagingDirection::Upload, &staging);
         if (rc != 0) {
@@ -461,11 +468,28 @@ private:
             if (rc != 0) {
                 return fail(rc);
             }
+            rc = record_piece(staging, span, c, piece);
+            staging->commit(span, s_->recording_serial());
+            if (rc == 0 && submit_each) {
+                rc = s_->flush(uc_, false);
+            }
+            if (rc != 0) {
+                return fail(rc);
+            }
+        }
+        if (!submit_each) {
+            rc = s_->flush(uc_, false);
+        }
+        return fail(rc);
+    }
+
+    int upload_staged(const Side &src, const Side &dst) {
+        return through_upload_ring(true, [&](Staging *staging, const StagingSpan &span, Cursor &c, uint64_t piece) {
             Cursor start = c;
             walk(p_, c, piece, [&](int64_t so, int64_t, uint64_t len, uint64_t packed) {
                 std::memcpy(span.host + packed, src.host + so, len);
             });
-            rc = staging->flush_writes(uc_, span, 0, piece);
+            int rc = staging->flush_writes(uc_, span, 0, piece);
             VkCommandBuffer cb = VK_NULL_HANDLE;
             if (rc == 0) {
                 rc = begin_recording(&cb);
@@ -475,24 +499,15 @@ private:
                 rc = resolve(dst, &view);
             }
             if (rc != 0) {
-                staging->commit(span, s_->recording_serial());
-                return fail(rc);
+                return rc;
             }
-            {
-                RegionSink sink(d_, cb, span.buffer, view.buffer, staging->regions());
-                const int64_t base = int64_t(view.offset) + dst.origin;
-                walk(p_, start, piece, [&](int64_t, int64_t dof, uint64_t len, uint64_t packed) {
-                    sink.add(span.offset + packed, VkDeviceSize(base + dof), len);
-                });
-            }
-            staging->commit(span, s_->recording_serial());
-            // Start the GPU on this piece while the host packs the next.
-            rc = s_->flush(uc_, false);
-            if (rc != 0) {
-                return fail(rc);
-            }
-        }
-        return 0;
+            RegionSink sink(d_, cb, span.buffer, view.buffer, staging->regions());
+            const int64_t base = int64_t(view.offset) + dst.origin;
+            walk(p_, start, piece, [&](int64_t, int64_t dof, uint64_t len, uint64_t packed) {
+                sink.add(span.offset + packed, VkDeviceSize(base + dof), len);
+            });
+            return 0;
+        });
     }
 
     // Readback of many short runs whose source span is not much larger
@@ -681,24 +696,9 @@ private:
     // Source and destination ranges overlap inside one VkBuffer: copy each
     // piece into upload staging, then out to the destination.
     int device_bounce(const Side &src, const Side &dst) {
-        Staging *staging = nullptr;
-        int rc = get_staging(StagingDirection::Upload, &staging);
-        if (rc != 0) {
-            return fail(rc);
-        }
-        Cursor c(p_);
-        while (c.done < p_.total) {
-            uint64_t piece = p_.total - c.done;
-            if (piece > Staging::kMaxPiece) {
-                piece = Staging::kMaxPiece;
-            }
-            StagingSpan span;
-            rc = staging->acquire(uc_, StagingDirection::Upload, piece, &span);
-            if (rc != 0) {
-                return fail(rc);
-            }
+        return through_upload_ring(false, [&](Staging *staging, const StagingSpan &span, Cursor &c, uint64_t piece) {
             VkCommandBuffer cb = VK_NULL_HANDLE;
-            rc = begin_recording(&cb);
+            int rc = begin_recording(&cb);
             DeviceBufferView sv{}, dv{};
             if (rc == 0) {
                 rc = resolve(src, &sv);
@@ -707,8 +707,7 @@ private:
                 rc = resolve(dst, &dv);
             }
             if (rc != 0) {
-                staging->commit(span, s_->recording_serial());
-                return fail(rc);
+                return rc;
             }
             const int64_t sbase = int64_t(sv.offset) + src.origin;
             const int64_t dbase = int64_t(dv.offset) + dst.origin;
@@ -720,16 +719,12 @@ private:
                 });
             }
             s_->record_barrier(cb);
-            {
-                RegionSink sink(d_, cb, span.buffer, dv.buffer, staging->regions());
-                walk(p_, start, piece, [&](int64_t, int64_t dof, uint64_t len, uint64_t packed) {
-                    sink.add(span.offset + packed, VkDeviceSize(dbase + dof), len);
-                });
-            }
-            staging->commit(span, s_->recording_serial());
-        }
-        rc = s_->flush(uc_, false);
-        return rc != 0 ? fail(rc) : 0;
+            RegionSink sink(d_, cb, span.buffer, dv.buffer, staging->regions());
+            walk(p_, start, piece, [&](int64_t, int64_t dof, uint64_t len, uint64_t packed) {
+                sink.add(span.offset + packed, VkDeviceSize(dbase + dof), len);
+            });
+            return 0;
+        });
     }
 
     // Failures below this point were reported by the callee (with its own

@@ -114,6 +114,23 @@ uint32_t alloc_slot_locked(const VkAllocationCallbacks *callbacks) {
     return slot;
 }
 
+// Takes a slot for a new live entry of `kind` on `d` (the caller fills in
+// the rest of it). False when out of host memory.
+bool claim_slot(Device *d, RegionKind kind, uint32_t *slot, uint32_t *generation) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    *slot = alloc_slot_locked(d->callbacks);
+    *generation = 0;
+    if (*slot == kNone) {
+        return false;
+    }
+    Entry &e = at(*slot);
+    e.state = State::Live;
+    e.kind = kind;
+    e.device = d;
+    *generation = e.generation;
+    return true;
+}
+
 void free_slot_locked(uint32_t slot) {
     Entry &e = at(slot);
     std::memset(static_cast<void *>(&e), 0, sizeof(Entry));
@@ -474,18 +491,7 @@ int create_owned(void *uc, Device *d, uint64_t size, const char *where, uint64_t
     }
     uint32_t slot;
     uint32_t generation;
-    {
-        std::lock_guard<std::mutex> lock(g_mutex);
-        slot = alloc_slot_locked(d->callbacks);
-        if (slot != kNone) {
-            Entry &e = at(slot);
-            e.state = State::Live;
-            e.kind = RegionKind::Owned;
-            e.device = d;
-        }
-        generation = slot != kNone ? at(slot).generation : 0;
-    }
-    if (slot == kNone) {
+    if (!claim_slot(d, RegionKind::Owned, &slot, &generation)) {
         d->vk.vkDestroyBuffer(d->device, buffer, d->callbacks);
         d->arena->free(alloc);
         return report_error(uc, -11, where, "out of host memory for the region table");
@@ -700,19 +706,8 @@ int region_crop(void *uc, Device *d, uint64_t src_handle, uint64_t delta, uint64
                             static_cast<unsigned long long>(available));
     }
     uint32_t slot;
-    uint32_t generation = 0;
-    {
-        std::lock_guard<std::mutex> lock(g_mutex);
-        slot = alloc_slot_locked(d->callbacks);
-        if (slot != kNone) {
-            Entry &e = at(slot);
-            e.state = State::Live;
-            e.kind = RegionKind::CropAlias;
-            e.device = d;
-            generation = e.generation;
-        }
-    }
-    if (slot == kNone) {
+    uint32_t generation;
+    if (!claim_slot(d, RegionKind::CropAlias, &slot, &generation)) {
         return report_error(uc, -11, where, "out of host memory for the region table");
     }
     const Entry &s = at(src);
@@ -769,19 +764,8 @@ int region_wrap(void *uc, Device *d, VkBuffer buffer, uint64_t offset, uint64_t 
         limit = offset + size;
     }
     uint32_t slot;
-    uint32_t generation = 0;
-    {
-        std::lock_guard<std::mutex> lock(g_mutex);
-        slot = alloc_slot_locked(d->callbacks);
-        if (slot != kNone) {
-            Entry &e = at(slot);
-            e.state = State::Live;
-            e.kind = RegionKind::Wrapped;
-            e.device = d;
-            generation = e.generation;
-        }
-    }
-    if (slot == kNone) {
+    uint32_t generation;
+    if (!claim_slot(d, RegionKind::Wrapped, &slot, &generation)) {
         return report_error(uc, -11, where, "out of host memory for the region table");
     }
     Entry &e = at(slot);

@@ -94,6 +94,22 @@ void append(char *buf, int cap, int *len, const char *fmt, ...) {
     va_end(args);
 }
 
+// One line through halide_print: prefix, the formatted text, a newline
+// (kept even when the text was truncated).
+void print_line_v(void *user_context, const char *prefix, const char *fmt, va_list args) {
+    char msg[kMessageBufferSize];
+    msg[0] = '\0';
+    int len = 0;
+    append(msg, kMessageBufferSize, &len, "%s", prefix);
+    append_v(msg, kMessageBufferSize, &len, fmt, args);
+    if (len > kMessageBufferSize - 2) {
+        len = kMessageBufferSize - 2;
+    }
+    msg[len++] = '\n';
+    msg[len] = '\0';
+    halide_print(user_context, msg);
+}
+
 }  // namespace
 
 const char *error_code_name(int code) {
@@ -118,21 +134,10 @@ int report_error(void *user_context, int code, const char *where, const char *fm
 }
 
 void report_warning(void *user_context, const char *fmt, ...) {
-    char msg[kMessageBufferSize];
-    msg[0] = '\0';
-    int len = 0;
-    append(msg, kMessageBufferSize, &len, "halide_vk_runtime: warning: ");
     va_list args;
     va_start(args, fmt);
-    append_v(msg, kMessageBufferSize, &len, fmt, args);
+    print_line_v(user_context, "halide_vk_runtime: warning: ", fmt, args);
     va_end(args);
-    // Keep room for the newline even when the text was truncated.
-    if (len > kMessageBufferSize - 2) {
-        len = kMessageBufferSize - 2;
-    }
-    msg[len++] = '\n';
-    msg[len] = '\0';
-    halide_print(user_context, msg);
 }
 
 bool debug_enabled() {
@@ -147,20 +152,10 @@ void log_debug(void *user_context, const char *fmt, ...) {
     if (!debug_enabled()) {
         return;
     }
-    char msg[kMessageBufferSize];
-    msg[0] = '\0';
-    int len = 0;
-    append(msg, kMessageBufferSize, &len, "halide_vk_runtime: debug: ");
     va_list args;
     va_start(args, fmt);
-    append_v(msg, kMessageBufferSize, &len, fmt, args);
+    print_line_v(user_context, "halide_vk_runtime: debug: ", fmt, args);
     va_end(args);
-    if (len > kMessageBufferSize - 2) {
-        len = kMessageBufferSize - 2;
-    }
-    msg[len++] = '\n';
-    msg[len] = '\0';
-    halide_print(user_context, msg);
 }
 
 }  // namespace hvk
