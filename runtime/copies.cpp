@@ -30,7 +30,8 @@
 //    of the next. The open batch (with any queued kernels) is submitted first.
 //  * device -> device: regions recorded into the open batch, submitted
 //    without waiting; copies within one VkBuffer whose byte ranges overlap
-//    bounce through the upload ring.
+//    bounce through the upload ring when they fit one piece, otherwise
+//    through a scratch Owned region that holds the whole packed source.
 #include <atomic>
 #include <cstring>
 #include <mutex>
@@ -651,6 +652,19 @@ private:
         return fail(rc);
     }
 
+    // The staging state's preallocated VkBufferCopy array (for copies that
+    // use no staging memory).
+    int region_array(VkBufferCopy **out) {
+        Staging *staging = nullptr;
+        Arena *arena = nullptr;
+        int rc = ensure_arena(uc_, d_, &arena);
+        if (rc == 0) {
+            rc = ensure_staging(uc_, d_, s_, arena, &staging);
+        }
+        *out = rc == 0 ? staging->regions() : nullptr;
+        return rc;
+    }
+
     int device_to_device(const Side &src, const Side &dst) {
         VkCommandBuffer cb = VK_NULL_HANDLE;
         int rc = begin_recording(&cb);
@@ -674,17 +688,13 @@ private:
                 return device_bounce(src, dst);
             }
         }
-        Staging *staging = nullptr;
-        Arena *arena = nullptr;
-        rc = ensure_arena(uc_, d_, &arena);
-        if (rc == 0) {
-            rc = ensure_staging(uc_, d_, s_, arena, &staging);  // for its region array
-        }
+        VkBufferCopy *regions = nullptr;
+        rc = region_array(&regions);
         if (rc != 0) {
             return fail(rc);
         }
         {
-            RegionSink sink(d_, cb, sv.buffer, dv.buffer, staging->regions());
+            RegionSink sink(d_, cb, sv.buffer, dv.buffer, regions);
             walk_all([&](int64_t so, int64_t dof, uint64_t len, uint64_t) {
                 sink.add(VkDeviceSize(sbase + so), VkDeviceSize(dbase + dof), len);
             });
@@ -693,9 +703,14 @@ private:
         return rc != 0 ? fail(rc) : 0;
     }
 
-    // Source and destination ranges overlap inside one VkBuffer: copy each
-    // piece into upload staging, then out to the destination.
+    // Source and destination ranges overlap inside one VkBuffer: copy the
+    // source into upload staging, then out to the destination.
     int device_bounce(const Side &src, const Side &dst) {
+        if (p_.total > piece_size()) {
+            // Piece by piece, a later piece could read bytes that an earlier
+            // one already overwrote: all of the source must be read first.
+            return device_bounce_scratch(src, dst);
+        }
         return through_upload_ring(false, [&](Staging *staging, const StagingSpan &span, Cursor &c, uint64_t piece) {
             VkCommandBuffer cb = VK_NULL_HANDLE;
             int rc = begin_recording(&cb);
@@ -725,6 +740,60 @@ private:
             });
             return 0;
         });
+    }
+
+    // Overlapping copy larger than one staging piece: the whole packed
+    // source goes into a scratch Owned region, then out to the destination,
+    // in one batch. The scratch region is freed at once; like every freed
+    // region it is reused only after the batch that used it has completed.
+    int device_bounce_scratch(const Side &src, const Side &dst) {
+        uint64_t handle = 0;
+        int rc = region_allocate_owned(uc_, d_, p_.total, where_, &handle);
+        if (rc != 0) {
+            return fail(rc);
+        }
+        halide_buffer_t scratch{};  // one byte at the region's start: enough to resolve it
+        scratch.device = handle;
+        scratch.type = halide_type_t(halide_type_uint, 8, 1);
+        VkBufferCopy *regions = nullptr;
+        rc = region_array(&regions);
+        VkCommandBuffer cb = VK_NULL_HANDLE;
+        if (rc == 0) {
+            rc = begin_recording(&cb);
+        }
+        DeviceBufferView sv{}, dv{}, tv{};
+        if (rc == 0) {
+            rc = resolve(src, &sv);
+        }
+        if (rc == 0) {
+            rc = resolve(dst, &dv);
+        }
+        if (rc == 0) {
+            rc = resolve_device_buffer(uc_, d_, &scratch, where_, &tv);
+        }
+        if (rc == 0) {
+            const int64_t sbase = int64_t(sv.offset) + src.origin;
+            const int64_t dbase = int64_t(dv.offset) + dst.origin;
+            {
+                RegionSink sink(d_, cb, sv.buffer, tv.buffer, regions);
+                walk_all([&](int64_t so, int64_t, uint64_t len, uint64_t packed) {
+                    sink.add(VkDeviceSize(sbase + so), tv.offset + packed, len);
+                });
+            }
+            s_->record_barrier(cb);
+            RegionSink sink(d_, cb, tv.buffer, dv.buffer, regions);
+            walk_all([&](int64_t, int64_t dof, uint64_t len, uint64_t packed) {
+                sink.add(tv.offset + packed, VkDeviceSize(dbase + dof), len);
+            });
+        }
+        const int release_rc = region_release(uc_, d_, handle, ReleaseMode::Free, where_);
+        if (rc == 0) {
+            rc = release_rc;
+        }
+        if (rc == 0) {
+            rc = s_->flush(uc_, false);
+        }
+        return fail(rc);
     }
 
     // Failures below this point were reported by the callee (with its own

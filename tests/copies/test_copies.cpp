@@ -467,10 +467,10 @@ TEST_P(CopiesTest, BufferCopyDeviceToHostBetweenShapes) {
     }
 }
 
-TEST_P(CopiesTest, OverlappingCopyInsideOneAllocation) {
-    // Two views of one allocation whose coordinates are shifted by 100
-    // elements against each other: the copy's source and destination bytes
-    // overlap, so it must bounce through staging.
+// Two views of one allocation whose coordinates are shifted by 100
+// elements against each other: the copy's source and destination bytes
+// overlap, so it must bounce through staging.
+void check_overlapping_copy() {
     TestBuffer parent(uint_type(32), {0}, {1000});
     for (int i = 0; i < 1000; i++) {
         uint32_t v = uint32_t(i) * 2654435761u;
@@ -494,6 +494,35 @@ TEST_P(CopiesTest, OverlappingCopyInsideOneAllocation) {
     }
     EXPECT_EQ(halide_device_release_crop(nullptr, &a.buf), 0);
     EXPECT_EQ(halide_device_release_crop(nullptr, &b.buf), 0);
+}
+
+TEST_P(CopiesTest, OverlappingCopyInsideOneAllocation) {
+    check_overlapping_copy();
+}
+
+// Staged copies go in pieces (4 MiB by default). Strided buffers whose rows
+// do not divide the piece size: runs split across piece boundaries land
+// where they belong. First with the default size (5.5 MB of 4994-byte
+// rows, rows reversed), then with the piece size forced down to a few
+// hundred bytes, not a multiple of any run or element size, in both
+// directions and through the overlapping device-to-device bounce.
+TEST_P(CopiesTest, CopiesSplitIntoPieces) {
+    {
+        TestBuffer big(uint_type(16), {-3, 2}, {2497, 1100}, {}, {1, -1}, 5);
+        round_trip(big, 4242);
+    }
+    struct ResetPiece {
+        ~ResetPiece() { hvk::set_staging_piece_bytes(0); }
+    } reset;
+    for (uint64_t piece : {uint64_t(1000), uint64_t(4096 + 3)}) {
+        SCOPED_TRACE(piece);
+        hvk::set_staging_piece_bytes(piece);
+        TestBuffer a(uint_type(16), {-2, 3}, {97, 41}, {}, {1, -1}, 3);
+        round_trip(a, uint32_t(900 + piece));
+        TestBuffer b(uint_type(64), {1, 2, 3}, {11, 9, 7}, {2, 0, 1}, {1, -1, 1}, 2);
+        round_trip(b, uint32_t(901 + piece));
+        check_overlapping_copy();
+    }
 }
 
 TEST_P(CopiesTest, WrappedBufferAtAnOffsetGoesThroughStaging) {
