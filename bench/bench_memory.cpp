@@ -116,7 +116,7 @@ class RawCopier {
 public:
     // `host` is the same host memory the runtime copy uses (same cache state).
     RawCopier(hvk::Device *d, uint8_t *host, size_t bytes, bool to_device, size_t chunk)
-        : d_(d), bytes_(bytes), to_device_(to_device), host_(host), kChunk(chunk) {
+        : d_(d), bytes_(bytes), to_device_(to_device), host_(host), chunk_(chunk) {
         const VkMemoryPropertyFlags hv = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
         if (to_device) {
             staging_.create(d, bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, hv, VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
@@ -129,12 +129,12 @@ public:
                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
                     VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, hv);
-        nchunks_ = bytes >= 2 * kChunk ? uint32_t((bytes + kChunk - 1) / kChunk) : 0;
+        nchunks_ = bytes >= 2 * chunk_ ? uint32_t((bytes + chunk_ - 1) / chunk_) : 0;
         q_.create(d, 1 + nchunks_);
         record(0, 0, bytes);
         for (uint32_t i = 0; i < nchunks_; i++) {
-            const size_t off = size_t(i) * kChunk;
-            record(1 + i, off, std::min(kChunk, bytes - off));
+            const size_t off = size_t(i) * chunk_;
+            record(1 + i, off, std::min(chunk_, bytes - off));
         }
     }
     bool has_pipelined() const { return nchunks_ > 0; }
@@ -154,8 +154,8 @@ public:
     void pipelined() {
         if (to_device_) {
             for (uint32_t i = 0; i < nchunks_; i++) {
-                const size_t off = size_t(i) * kChunk;
-                std::memcpy(staging_.mapped + off, host_ + off, std::min(kChunk, bytes_ - off));
+                const size_t off = size_t(i) * chunk_;
+                std::memcpy(staging_.mapped + off, host_ + off, std::min(chunk_, bytes_ - off));
                 staging_.flush();
                 q_.submit(1 + i);
             }
@@ -167,10 +167,10 @@ public:
                 q_.submit(1 + i);
             }
             for (uint32_t i = 0; i < nchunks_; i++) {
-                const size_t off = size_t(i) * kChunk;
+                const size_t off = size_t(i) * chunk_;
                 q_.wait(1 + i);
                 staging_.invalidate();
-                std::memcpy(host_ + off, staging_.mapped + off, std::min(kChunk, bytes_ - off));
+                std::memcpy(host_ + off, staging_.mapped + off, std::min(chunk_, bytes_ - off));
             }
         }
     }
@@ -196,7 +196,7 @@ private:
     rawvk::Buffer staging_, dev_;
     rawvk::Queue q_;
     uint32_t nchunks_ = 0;
-    const size_t kChunk;
+    const size_t chunk_;
 };
 
 struct Result {

@@ -489,7 +489,7 @@ int create_owned(void *uc, Device *d, uint64_t size, const char *where, uint64_t
         d->arena->free(alloc);
         return report_error(uc, -16, where, "vkBindBufferMemory failed: %s", vk_result_name(r));
     }
-    uint32_t slot;
+    uint32_t slot = kNone;
     uint32_t generation;
     if (!claim_slot(d, RegionKind::Owned, &slot, &generation)) {
         d->vk.vkDestroyBuffer(d->device, buffer, d->callbacks);
@@ -632,7 +632,7 @@ int region_allocate_owned(void *uc, Device *d, uint64_t size, const char *where,
 
 int region_extent(void *uc, Device *d, uint64_t handle, int code, const char *where, uint64_t *usable,
                   RegionKind *kind) {
-    uint32_t slot;
+    uint32_t slot = kNone;
     if (int rc = lookup(uc, d, handle, code, where, &slot)) {
         return rc;
     }
@@ -644,7 +644,7 @@ int region_extent(void *uc, Device *d, uint64_t handle, int code, const char *wh
 
 int region_release(void *uc, Device *d, uint64_t handle, ReleaseMode mode, const char *where) {
     const int code = mode == ReleaseMode::Free ? -18 : mode == ReleaseMode::Detach ? -33 : -22;
-    uint32_t slot;
+    uint32_t slot = kNone;
     if (int rc = lookup(uc, d, handle, code, where, &slot)) {
         return rc;
     }
@@ -693,7 +693,7 @@ int region_release(void *uc, Device *d, uint64_t handle, ReleaseMode mode, const
 
 int region_crop(void *uc, Device *d, uint64_t src_handle, uint64_t delta, uint64_t size, const char *where,
                 uint64_t *handle) {
-    uint32_t src;
+    uint32_t src = kNone;
     if (int rc = lookup(uc, d, src_handle, -41, where, &src)) {
         return rc;
     }
@@ -705,7 +705,7 @@ int region_crop(void *uc, Device *d, uint64_t src_handle, uint64_t delta, uint64
                             static_cast<unsigned long long>(size), static_cast<unsigned long long>(delta),
                             static_cast<unsigned long long>(available));
     }
-    uint32_t slot;
+    uint32_t slot = kNone;
     uint32_t generation;
     if (!claim_slot(d, RegionKind::CropAlias, &slot, &generation)) {
         return report_error(uc, -11, where, "out of host memory for the region table");
@@ -763,7 +763,7 @@ int region_wrap(void *uc, Device *d, VkBuffer buffer, uint64_t offset, uint64_t 
         }
         limit = offset + size;
     }
-    uint32_t slot;
+    uint32_t slot = kNone;
     uint32_t generation;
     if (!claim_slot(d, RegionKind::Wrapped, &slot, &generation)) {
         return report_error(uc, -11, where, "out of host memory for the region table");
@@ -783,7 +783,7 @@ int region_wrap(void *uc, Device *d, VkBuffer buffer, uint64_t offset, uint64_t 
 
 int region_query(void *uc, Device *d, uint64_t handle, int code, const char *where, VkBuffer *buffer,
                  uint64_t *offset) {
-    uint32_t slot;
+    uint32_t slot = kNone;
     if (int rc = lookup(uc, d, handle, code, where, &slot)) {
         return rc;
     }
@@ -812,7 +812,7 @@ int resolve_device_buffer(void *uc, Device *d, const halide_buffer_t *buf, const
     if (buf->device == 0) {
         return report_error(uc, -22, where, "the buffer has no device allocation");
     }
-    uint32_t slot;
+    uint32_t slot = kNone;
     if (int rc = lookup(uc, d, buf->device, -22, where, &slot)) {
         return rc;
     }
@@ -850,7 +850,7 @@ int map_impl(void *uc, Device *d, const halide_buffer_t *buf, const char *where,
     if (buf == nullptr || buf->device == 0) {
         return report ? report_error(uc, -22, where, "the buffer has no device allocation to map") : -22;
     }
-    uint32_t slot;
+    uint32_t slot = kNone;
     {
         Bad bad;
         {
