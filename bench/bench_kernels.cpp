@@ -256,7 +256,7 @@ int main(int argc, char **argv) {
     uint32_t next = 0;
     // What the runtime does differently: records every batch anew (one-time
     // submit), opens it with barriers, rotates over command buffers/fences.
-    auto rerecord = [&](bool one_time, bool barriers, bool rotate) {
+    auto rerecord = [&](bool one_time, bool barriers, bool rotate, bool poll) {
         const uint32_t i = 3 + (rotate ? next : 0);
         next = (next + 1) % 4;
         VkCommandBuffer cb = q.begin(i, one_time);
@@ -266,7 +266,7 @@ int main(int argc, char **argv) {
         }
         rk.record(cb, 1, rn);
         q.end(i);
-        q.submit_wait(i);
+        q.submit_wait(i, poll);
     };
 
     // The runtime: k_add_one_noscalar over 64 ints, ping-pong a <-> b.
@@ -307,10 +307,14 @@ int main(int argc, char **argv) {
         {"raw: 1 tiny dispatch, submit + poll", [&] { q.submit_wait(1, true); }, {}},
         {"raw: 10 dependent dispatches + wait", [&] { q.submit_wait(2); }, {}},
         {"raw: 10 dependent dispatches + poll", [&] { q.submit_wait(2, true); }, {}},
-        {"raw diag: re-recorded each time", [&] { rerecord(false, false, false); }, {}},
-        {"raw diag: + one-time-submit flag", [&] { rerecord(true, false, false); }, {}},
-        {"raw diag: + 2 leading barriers", [&] { rerecord(true, true, false); }, {}},
-        {"raw diag: + rotating 4 cbs/fences", [&] { rerecord(true, true, true); }, {}},
+        {"raw diag: re-recorded each time", [&] { rerecord(false, false, false, false); }, {}},
+        {"raw diag: + one-time-submit flag", [&] { rerecord(true, false, false, false); }, {}},
+        {"raw diag: + 2 leading barriers", [&] { rerecord(true, true, false, false); }, {}},
+        {"raw diag: + rotating 4 cbs/fences", [&] { rerecord(true, true, true, false); }, {}},
+        {"raw diag: re-recorded, poll", [&] { rerecord(false, false, false, true); }, {}},
+        {"raw diag: + one-time-submit flag, poll", [&] { rerecord(true, false, false, true); }, {}},
+        {"raw diag: + 2 leading barriers, poll", [&] { rerecord(true, true, false, true); }, {}},
+        {"raw diag: + rotating 4 cbs/fences, poll", [&] { rerecord(true, true, true, true); }, {}},
         {"runtime: run + device_sync",
          [&] {
              auto t0 = Clock::now();
