@@ -23,7 +23,9 @@
 #include "region_table.h"
 #include "staging.h"
 #include "submit.h"
+#include "strided_buffer.h"
 #include "test_env.h"
+#include "test_vk_buffer.h"
 
 namespace {
 
@@ -35,98 +37,17 @@ halide_type_t uint_type(int bits) {
     return halide_type_t(halide_type_uint, uint8_t(bits), 1);
 }
 
-// A host buffer with its own storage. `order` lists dimensions innermost
-// first in memory; `sign` flips strides; `pad` adds elements after each
-// innermost row.
-struct TestBuffer {
-    std::vector<uint8_t> storage;
-    std::vector<halide_dimension_t> dims;
-    halide_buffer_t buf{};
-
-    TestBuffer(halide_type_t type, std::vector<int> mins, std::vector<int> extents, std::vector<int> order = {},
-               std::vector<int> sign = {}, int pad = 0) {
-        const int n = int(extents.size());
-        if (order.empty()) {
-            for (int i = 0; i < n; i++) {
-                order.push_back(i);
-            }
-        }
-        if (sign.empty()) {
-            sign.assign(size_t(n), 1);
-        }
-        dims.resize(size_t(n));
-        int64_t stride = 1;
-        for (int k = 0; k < n; k++) {
-            const size_t d = size_t(order[size_t(k)]);
-            dims[d].min = mins[d];
-            dims[d].extent = extents[d];
-            dims[d].stride = int32_t(stride * sign[d]);
-            dims[d].flags = 0;
-            stride *= extents[d];
-            if (k == 0) {
-                stride += pad;
-            }
-        }
-        buf.type = type;
-        buf.dimensions = n;
-        buf.dim = dims.data();
-        storage.assign(buf.size_in_bytes(), 0);
-        buf.host = storage.data() - buf.begin_offset() * int64_t(type.bytes());
-    }
+// A StridedBuffer whose device allocation (if any) is freed with it.
+struct TestBuffer : hvk_test::StridedBuffer {
+    using StridedBuffer::StridedBuffer;
     ~TestBuffer() {
         if (buf.device != 0) {
             EXPECT_EQ(halide_device_free(nullptr, &buf), 0);
         }
     }
-    TestBuffer(const TestBuffer &) = delete;
-    TestBuffer &operator=(const TestBuffer &) = delete;
-
-    uint8_t *at(const std::vector<int> &pos) { return buf.address_of(pos.data()); }
-    void fill(uint32_t seed) {
-        std::mt19937 rng(seed);
-        for (auto &x : storage) {
-            x = uint8_t(rng());
-        }
-    }
-    std::vector<int> mins() const {
-        std::vector<int> v;
-        for (auto &d : dims) {
-            v.push_back(d.min);
-        }
-        return v;
-    }
-    std::vector<int> extents() const {
-        std::vector<int> v;
-        for (auto &d : dims) {
-            v.push_back(d.extent);
-        }
-        return v;
-    }
 };
 
-template <typename Fn>
-void for_each_coord(const std::vector<int> &mins, const std::vector<int> &extents, Fn fn) {
-    for (int e : extents) {
-        if (e <= 0) {
-            return;
-        }
-    }
-    std::vector<int> pos = mins;
-    for (;;) {
-        fn(pos);
-        size_t d = 0;
-        while (d < pos.size()) {
-            if (++pos[d] < mins[d] + extents[d]) {
-                break;
-            }
-            pos[d] = mins[d];
-            d++;
-        }
-        if (d == pos.size()) {
-            return;
-        }
-    }
-}
+using hvk_test::for_each_coord;
 
 // dst must equal src inside src's box and `before` elsewhere (element-wise).
 int count_mismatches(TestBuffer &src, TestBuffer &dst, TestBuffer &before) {
@@ -148,52 +69,7 @@ int count_mismatches(TestBuffer &src, TestBuffer &dst, TestBuffer &before) {
     return bad;
 }
 
-// A VkBuffer made by the test, with its own host-visible memory, so the
-// test can look at the bytes the runtime wrote (and wrap it).
-struct TestVkBuffer {
-    hvk::Device *d = nullptr;
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    uint8_t *map = nullptr;
-    VkDeviceSize size = 0;
-
-    explicit TestVkBuffer(VkDeviceSize bytes) : size(bytes) {
-        hvk::ContextScope scope(nullptr, "TestVkBuffer");
-        EXPECT_TRUE(scope.ok());
-        d = scope.device();
-        VkBufferCreateInfo info{};
-        info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        info.size = bytes;
-        info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-        info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-        EXPECT_EQ(d->vk.vkCreateBuffer(d->device, &info, nullptr, &buffer), VK_SUCCESS);
-        VkMemoryRequirements req{};
-        d->vk.vkGetBufferMemoryRequirements(d->device, buffer, &req);
-        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-        uint32_t type = 0;
-        for (uint32_t i = 0; i < d->memory_properties.memoryTypeCount; i++) {
-            if ((req.memoryTypeBits & (1u << i)) && (d->memory_properties.memoryTypes[i].propertyFlags & want) == want) {
-                type = i;
-                break;
-            }
-        }
-        VkMemoryAllocateInfo ai{};
-        ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-        ai.allocationSize = req.size;
-        ai.memoryTypeIndex = type;
-        EXPECT_EQ(d->vk.vkAllocateMemory(d->device, &ai, nullptr, &memory), VK_SUCCESS);
-        EXPECT_EQ(d->vk.vkBindBufferMemory(d->device, buffer, memory, 0), VK_SUCCESS);
-        void *p = nullptr;
-        EXPECT_EQ(d->vk.vkMapMemory(d->device, memory, 0, VK_WHOLE_SIZE, 0, &p), VK_SUCCESS);
-        map = static_cast<uint8_t *>(p);
-    }
-    ~TestVkBuffer() {
-        d->vk.vkDestroyBuffer(d->device, buffer, nullptr);
-        d->vk.vkFreeMemory(d->device, memory, nullptr);
-    }
-    uint64_t handle() const { return uint64_t(reinterpret_cast<uintptr_t>(buffer)); }
-};
+using hvk_test::TestVkBuffer;
 
 class CopiesTest : public ::testing::TestWithParam<bool> {
 protected:

@@ -12,61 +12,14 @@
 #include "host_alloc.h"
 #include "submit.h"
 #include "test_env.h"
+#include "test_vk_buffer.h"
 
 namespace {
 
 using hvk::Device;
 using hvk::Submitter;
 
-// A host-visible, coherent VkBuffer made by the test with its own memory.
-struct HostBuffer {
-    Device *d = nullptr;
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    uint8_t *map = nullptr;
-    VkDeviceSize size = 0;
-
-    HostBuffer(Device *dev, VkDeviceSize bytes) : d(dev), size(bytes) {
-        VkBufferCreateInfo info{};
-        info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-        info.size = bytes;
-        info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-        info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-        EXPECT_EQ(d->vk.vkCreateBuffer(d->device, &info, nullptr, &buffer), VK_SUCCESS);
-        VkMemoryRequirements req{};
-        d->vk.vkGetBufferMemoryRequirements(d->device, buffer, &req);
-        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-        uint32_t type = UINT32_MAX;
-        for (uint32_t i = 0; i < d->memory_properties.memoryTypeCount; i++) {
-            if ((req.memoryTypeBits & (1u << i)) &&
-                (d->memory_properties.memoryTypes[i].propertyFlags & want) == want) {
-                type = i;
-                break;
-            }
-        }
-        EXPECT_NE(type, UINT32_MAX);
-        VkMemoryAllocateInfo ai{};
-        ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-        ai.allocationSize = req.size;
-        ai.memoryTypeIndex = type;
-        EXPECT_EQ(d->vk.vkAllocateMemory(d->device, &ai, nullptr, &memory), VK_SUCCESS);
-        EXPECT_EQ(d->vk.vkBindBufferMemory(d->device, buffer, memory, 0), VK_SUCCESS);
-        void *p = nullptr;
-        EXPECT_EQ(d->vk.vkMapMemory(d->device, memory, 0, VK_WHOLE_SIZE, 0, &p), VK_SUCCESS);
-        map = static_cast<uint8_t *>(p);
-        std::memset(map, 0, size_t(bytes));
-    }
-    ~HostBuffer() {
-        d->vk.vkDestroyBuffer(d->device, buffer, nullptr);
-        d->vk.vkFreeMemory(d->device, memory, nullptr);
-    }
-    uint32_t word(size_t i) const {
-        uint32_t v;
-        std::memcpy(&v, map + i * 4, 4);
-        return v;
-    }
-};
+using hvk_test::TestVkBuffer;
 
 class SubmitterTest : public ::testing::Test {
 protected:
@@ -102,7 +55,7 @@ TEST_F(SubmitterTest, EnsureReturnsTheSameSubmitter) {
 }
 
 TEST_F(SubmitterTest, FillThenWait) {
-    HostBuffer b(d_, 4096);
+    TestVkBuffer b(d_, 4096);
     const uint64_t serial = s_->recording_serial();
     const uint64_t submits = s_->submit_count();
     EXPECT_FALSE(s_->has_open_batch());
@@ -140,7 +93,7 @@ TEST_F(SubmitterTest, FlushWithNothingOpenIsANoOp) {
 }
 
 TEST_F(SubmitterTest, WaitForTheOpenBatchSubmitsIt) {
-    HostBuffer b(d_, 256);
+    TestVkBuffer b(d_, 256);
     VkCommandBuffer cb = VK_NULL_HANDLE;
     ASSERT_EQ(s_->record(nullptr, &cb), 0);
     const uint64_t serial = s_->recording_serial();
@@ -152,7 +105,7 @@ TEST_F(SubmitterTest, WaitForTheOpenBatchSubmitsIt) {
 }
 
 TEST_F(SubmitterTest, BarrierOrdersCommandsInOneBatch) {
-    HostBuffer a(d_, 1 << 16), b(d_, 1 << 16);
+    TestVkBuffer a(d_, 1 << 16), b(d_, 1 << 16);
     VkCommandBuffer cb = VK_NULL_HANDLE;
     ASSERT_EQ(s_->record(nullptr, &cb), 0);
     d_->vk.vkCmdFillBuffer(cb, a.buffer, 0, 1 << 16, 0x5A5A5A5Au);
@@ -170,7 +123,7 @@ TEST_F(SubmitterTest, BarrierOrdersCommandsInOneBatch) {
 
 TEST_F(SubmitterTest, BatchesAreOrderedWithoutWaiting) {
     // Batch 1 fills A; batch 2 copies A to B; only then the host waits.
-    HostBuffer a(d_, 1 << 20), b(d_, 1 << 20);
+    TestVkBuffer a(d_, 1 << 20), b(d_, 1 << 20);
     VkCommandBuffer cb = VK_NULL_HANDLE;
     ASSERT_EQ(s_->record(nullptr, &cb), 0);
     d_->vk.vkCmdFillBuffer(cb, a.buffer, 0, VK_WHOLE_SIZE, 0x11223344u);
@@ -187,7 +140,7 @@ TEST_F(SubmitterTest, BatchesAreOrderedWithoutWaiting) {
 
 TEST_F(SubmitterTest, ManyBatchesInFlightRecycleSlots) {
     constexpr int kBatches = 300;  // more than the slot limit
-    HostBuffer b(d_, kBatches * 4);
+    TestVkBuffer b(d_, kBatches * 4);
     std::vector<uint64_t> serials;
     const uint64_t first = s_->recording_serial();
     const uint64_t submits = s_->submit_count();
@@ -210,7 +163,7 @@ TEST_F(SubmitterTest, ManyBatchesInFlightRecycleSlots) {
 }
 
 TEST_F(SubmitterTest, CompletedSerialIsMonotonic) {
-    HostBuffer b(d_, 1 << 20);
+    TestVkBuffer b(d_, 1 << 20);
     uint64_t prev = s_->completed_serial();
     for (int i = 0; i < 20; i++) {
         VkCommandBuffer cb = VK_NULL_HANDLE;
@@ -227,7 +180,7 @@ TEST_F(SubmitterTest, CompletedSerialIsMonotonic) {
 }
 
 TEST_F(SubmitterTest, WarmSubmitsAllocateNothing) {
-    HostBuffer b(d_, 4096);
+    TestVkBuffer b(d_, 4096);
     for (int i = 0; i < 10; i++) {  // warm up
         VkCommandBuffer cb = VK_NULL_HANDLE;
         ASSERT_EQ(s_->record(nullptr, &cb), 0);

@@ -11,6 +11,7 @@
 #include "HalideRuntime.h"
 #include "device_interface_impl.h"
 #include "report.h"
+#include "strided_buffer.h"
 
 namespace {
 
@@ -217,51 +218,7 @@ const halide_device_interface_t Fake<N>::iface = {
 using A = Fake<0>;
 using B = Fake<1>;
 
-// A host buffer with its own storage.  `order` lists dimensions from
-// innermost to outermost in memory; negative entries in `sign` flip strides;
-// `pad` adds unused elements after each row of the innermost dimension.
-struct TestBuffer {
-    std::vector<uint8_t> storage;
-    std::vector<halide_dimension_t> dims;
-    halide_buffer_t buf{};
-
-    TestBuffer(halide_type_t type, std::vector<int> mins, std::vector<int> extents, std::vector<int> order = {},
-               std::vector<int> sign = {}, int pad = 0) {
-        const int n = int(extents.size());
-        if (order.empty()) {
-            for (int i = 0; i < n; i++) {
-                order.push_back(i);
-            }
-        }
-        if (sign.empty()) {
-            sign.assign(size_t(n), 1);
-        }
-        dims.resize(size_t(n));
-        int64_t stride = 1;
-        for (int k = 0; k < n; k++) {
-            int d = order[size_t(k)];
-            dims[size_t(d)].min = mins[size_t(d)];
-            dims[size_t(d)].extent = extents[size_t(d)];
-            dims[size_t(d)].stride = int32_t(stride * sign[size_t(d)]);
-            dims[size_t(d)].flags = 0;
-            stride *= extents[size_t(d)];
-            if (k == 0) {
-                stride += pad;
-            }
-        }
-        buf.type = type;
-        buf.dimensions = n;
-        buf.dim = dims.data();
-        const int64_t elem = type.bytes();
-        buf.host = nullptr;
-        storage.assign(size_t(buf.size_in_bytes()), 0);
-        buf.host = storage.data() - buf.begin_offset() * elem;
-    }
-
-    uint8_t *at(const std::vector<int> &pos) {
-        return buf.address_of(pos.data());
-    }
-};
+using TestBuffer = hvk_test::StridedBuffer;
 
 halide_type_t u8() {
     return halide_type_t(halide_type_uint, 8, 1);
@@ -277,31 +234,7 @@ void fill_pattern(TestBuffer &b, uint32_t seed) {
     }
 }
 
-// Calls fn for every coordinate of the box (mins, extents).
-template<typename Fn>
-void for_each_coord(const std::vector<int> &mins, const std::vector<int> &extents, Fn fn) {
-    const size_t n = mins.size();
-    for (int e : extents) {
-        if (e <= 0) {
-            return;
-        }
-    }
-    std::vector<int> pos = mins;
-    while (true) {
-        fn(pos);
-        size_t d = 0;
-        while (d < n) {
-            if (++pos[d] < mins[d] + extents[d]) {
-                break;
-            }
-            pos[d] = mins[d];
-            d++;
-        }
-        if (d == n) {
-            return;
-        }
-    }
-}
+using hvk_test::for_each_coord;
 
 class GenericDeviceTest : public ::testing::Test {
 protected:

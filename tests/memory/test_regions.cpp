@@ -25,6 +25,7 @@
 #include "staging.h"
 #include "submit.h"
 #include "test_env.h"
+#include "test_vk_buffer.h"
 
 namespace {
 
@@ -99,55 +100,7 @@ std::vector<uint8_t> pattern(size_t n, uint32_t seed) {
     return v;
 }
 
-// A VkBuffer the test owns, on the runtime's VkDevice, with host-visible
-// coherent memory of its own.
-struct TestVkBuffer {
-    VkBuffer buffer = VK_NULL_HANDLE;
-    VkDeviceMemory memory = VK_NULL_HANDLE;
-    uint8_t *map = nullptr;
-    VkDeviceSize size = 0;
-
-    explicit TestVkBuffer(VkDeviceSize bytes) : size(bytes) {
-        with_device([&](hvk::Device *d) {
-            VkBufferCreateInfo info{};
-            info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-            info.size = bytes;
-            info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                         VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-            info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-            ASSERT_EQ(d->vk.vkCreateBuffer(d->device, &info, nullptr, &buffer), VK_SUCCESS);
-            VkMemoryRequirements req{};
-            d->vk.vkGetBufferMemoryRequirements(d->device, buffer, &req);
-            const VkMemoryPropertyFlags want =
-                VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-            uint32_t type = UINT32_MAX;
-            for (uint32_t i = 0; i < d->memory_properties.memoryTypeCount && type == UINT32_MAX; i++) {
-                if ((req.memoryTypeBits & (1u << i)) &&
-                    (d->memory_properties.memoryTypes[i].propertyFlags & want) == want) {
-                    type = i;
-                }
-            }
-            ASSERT_NE(type, UINT32_MAX);
-            VkMemoryAllocateInfo ai{};
-            ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-            ai.allocationSize = req.size;
-            ai.memoryTypeIndex = type;
-            ASSERT_EQ(d->vk.vkAllocateMemory(d->device, &ai, nullptr, &memory), VK_SUCCESS);
-            ASSERT_EQ(d->vk.vkBindBufferMemory(d->device, buffer, memory, 0), VK_SUCCESS);
-            void *p = nullptr;
-            ASSERT_EQ(d->vk.vkMapMemory(d->device, memory, 0, VK_WHOLE_SIZE, 0, &p), VK_SUCCESS);
-            map = static_cast<uint8_t *>(p);
-            std::memset(map, 0, size_t(bytes));
-        });
-    }
-    ~TestVkBuffer() {
-        with_device([&](hvk::Device *d) {
-            d->vk.vkDestroyBuffer(d->device, buffer, nullptr);
-            d->vk.vkFreeMemory(d->device, memory, nullptr);
-        });
-    }
-    uint64_t handle() const { return uint64_t(reinterpret_cast<uintptr_t>(buffer)); }
-};
+using hvk_test::TestVkBuffer;
 
 class Regions : public ::testing::Test {
 protected:
