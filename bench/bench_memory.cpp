@@ -37,7 +37,7 @@
 #include "HalideRuntimeVulkan.h"
 #include "halide_vk_runtime.h"
 #include "raw_vk.h"
-#include "staging.h"
+#include "vulkan/memory/staging.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "context.h"
-#include "device.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/context/device.h"
 
 namespace rawvk {
 

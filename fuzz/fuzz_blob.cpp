@@ -35,11 +35,11 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
-#include "device.h"
-#include "host_alloc.h"
-#include "kernel_blob.h"
-#include "kernel_cache.h"
-#include "spirv_module.h"
+#include "vulkan/context/device.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/kernels/kernel_blob.h"
+#include "vulkan/kernels/kernel_cache.h"
+#include "vulkan/kernels/spirv_module.h"
 
 #define FUZZ_CHECK(cond, ...)                                              \
     do {                                                                   \

@@ -34,11 +34,11 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
-#include "context.h"
-#include "device.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/context/device.h"
 #include "halide_vk_runtime.h"
-#include "host_alloc.h"
-#include "region_table.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/memory/region_table.h"
 
 #define FUZZ_CHECK(cond, ...)                                                 \
     do {                                                                      \

@@ -6,11 +6,11 @@
 #include <cstring>
 
 #include "HalideRuntimeVulkan.h"
-#include "device.h"
-#include "device_list.h"
+#include "vulkan/context/device.h"
+#include "vulkan/context/device_list.h"
 #include "halide_vk_runtime.h"
-#include "loader.h"
-#include "settings.h"
+#include "vulkan/context/loader.h"
+#include "vulkan/context/settings.h"
 
 namespace {
 

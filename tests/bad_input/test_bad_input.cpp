@@ -26,10 +26,10 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
-#include "device_interface_impl.h"
+#include "generic/device_interface_impl.h"
 #include "halide_vk_runtime.h"
-#include "host_alloc.h"
-#include "region_table.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/memory/region_table.h"
 #include "test_env.h"
 #include "test_kernel_blobs.h"
 

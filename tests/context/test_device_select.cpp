@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "device_select.h"
+#include "vulkan/context/device_select.h"
 
 namespace {
 

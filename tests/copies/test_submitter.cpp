@@ -8,9 +8,9 @@
 #include <mutex>
 #include <vector>
 
-#include "context.h"
-#include "host_alloc.h"
-#include "submit.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/submit/submitter.h"
 #include "test_env.h"
 #include "test_vk_buffer.h"
 

@@ -27,8 +27,8 @@
 #include "HalideRuntimeVulkan.h"
 #include "faults_workload.h"
 #include "halide_vk_runtime.h"
-#include "host_alloc.h"
-#include "region_table.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/memory/region_table.h"
 #include "test_env.h"
 
 namespace {

@@ -43,7 +43,7 @@
 #include "HalideRuntimeVulkan.h"
 #include "faults_workload.h"
 #include "halide_vk_runtime.h"
-#include "host_alloc.h"
+#include "vulkan/util/host_alloc.h"
 #include "test_env.h"
 
 namespace {

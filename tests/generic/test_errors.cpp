@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "HalideRuntime.h"
-#include "report.h"
+#include "common/report.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "HalideRuntime.h"
-#include "device_interface_impl.h"
-#include "report.h"
+#include "generic/device_interface_impl.h"
+#include "common/report.h"
 #include "strided_buffer.h"
 
 namespace {

@@ -19,9 +19,9 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
-#include "context.h"
-#include "host_alloc.h"
-#include "kernel_cache.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/kernels/kernel_cache.h"
 #include "kernel_test_util.h"
 #include "test_env.h"
 #include "test_kernel_blobs.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel_blob.h"
+#include "vulkan/kernels/kernel_blob.h"
 #include "kernel_test_util.h"
 #include "test_kernel_blobs.h"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "host_alloc.h"
+#include "vulkan/util/host_alloc.h"
 #include "kernel_test_util.h"
-#include "spirv_module.h"
+#include "vulkan/kernels/spirv_module.h"
 #include "test_kernel_blobs.h"
 
 namespace {

@@ -12,9 +12,9 @@
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "halide_vk_runtime.h"
-#include "host_alloc.h"
+#include "vulkan/util/host_alloc.h"
 #include "memory_test_util.h"
-#include "region_table.h"
+#include "vulkan/memory/region_table.h"
 #include "test_env.h"
 
 namespace {

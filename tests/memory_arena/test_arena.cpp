@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "HalideRuntime.h"
-#include "arena.h"
-#include "context.h"
-#include "host_alloc.h"
+#include "vulkan/memory/arena.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/util/host_alloc.h"
 #include "test_env.h"
 
 namespace {

@@ -11,9 +11,9 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
-#include "arena.h"
-#include "host_alloc.h"
-#include "tlsf.h"
+#include "vulkan/memory/arena.h"
+#include "vulkan/util/host_alloc.h"
+#include "vulkan/memory/tlsf.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "context.h"
-#include "device.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/context/device.h"
 
 namespace hvk_test {
 
