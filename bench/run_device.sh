@@ -43,7 +43,7 @@ echo "== fixtures"
 if [ -n "${RUN_TESTS:-}" ]; then
     echo "== tests on the GPU"
     mkdir -p /tmp/hvk-src/tests && [ -e /tmp/hvk-src/tests/data ] || ln -s "$PWD/tests/data" /tmp/hvk-src/tests/data
-    for t in "$B/tests/copies/test_copies" "$B/tests/kernels/test_dispatch"; do
+    for t in "$B/tests/vulkan/memory/test_copies" "$B/tests/vulkan/kernels/test_dispatch"; do
         [ -x "$t" ] && timeout 150 "$t" 2>&1 | grep -E '^\[  (PASSED|FAILED) |^\[==========\]|FAILED' | tail -8
     done 2>&1 | tee "$OUT/tests.log"
 fi

@@ -5,7 +5,7 @@
 //
 // Items not here, and why:
 //   9  no flush/invalidate for non-coherent memory -- lavapipe has only
-//      coherent host-visible memory; covered by tests/memory_arena/test_arena.cpp
+//      coherent host-visible memory; covered by tests/vulkan/memory/test_arena.cpp
 //      (fake memory properties with a non-coherent type: flush ranges,
 //      atoms never shared).
 //   12 int32 index offsets -- needs a root over 8 GiB (2^31 elements); by
@@ -14,12 +14,12 @@
 //      descriptor offset), see Item13 and Item15.
 //   13's codegen half, 18's codegen half -- compiler-side.
 //   23 context override -- needs strong definitions of the acquire/release
-//      hooks in the executable; covered by tests/memory/test_context_override.cpp.
+//      hooks in the executable; covered by tests/vulkan/context/test_context_override.cpp.
 //   38 every error aborts by default -- design decision kept for
 //      compatibility: halide_default_error aborts as in Halide; the runtime
 //      itself returns codes and the halide_vk_* extensions never call
 //      halide_error on bad arguments (tests/bad_input covers those codes).
-//   40 per-call command pools -- covered by tests/copies/test_submitter.cpp.
+//   40 per-call command pools -- covered by tests/vulkan/submit/test_submitter.cpp.
 //   43 one vkCmdCopyBuffer per chunk, 45 global serialisation, 47 readback
 //      memory type -- performance; 43/45 are measured by the benchmarks and
 //      the concurrency tests, 47 is covered by test_arena's type ranking
