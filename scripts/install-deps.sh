@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build python3 \
 libvulkan-dev libvulkan-volk-dev spirv-tools glslc googletest libgtest-dev \
 mesa-vulkan-drivers vulkan-validationlayers \
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev clang-tidy"
 
 missing=""
 for p in $PACKAGES; do
