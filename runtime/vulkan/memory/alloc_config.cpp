@@ -88,6 +88,74 @@ void copy_field(const char *begin, const char *end, char *out, size_t out_size) 
     out[n] = '\0';
 }
 
+// Stores the value `v` of field `field` (0-based, < kFieldCount) into
+// `result`, checking its range. `shown` is the field's text, for messages.
+bool store_field(int field, uint64_t v, const char *shown, ArenaConfig *result, char *error, size_t error_size) {
+    bool ok = true;
+    switch (field) {
+    case 0:
+    case 1:
+    case 2: {
+        ok = v <= (UINT64_MAX >> 20);
+        uint64_t bytes = v << 20;
+        if (field == 0) {
+            result->maximum_pool_size = bytes;
+        } else if (field == 1) {
+            result->minimum_block_size = bytes;
+        } else {
+            result->maximum_block_size = bytes;
+        }
+        break;
+    }
+    case 3:
+        ok = v <= UINT32_MAX;
+        result->maximum_block_count = static_cast<uint32_t>(v);
+        break;
+    case 4:
+        if (v == 0 || v > (1ull << 31) || (v & (v - 1)) != 0) {
+            return fail(error, error_size, "field 5 (%s) is %s, which is not a power of two between 1 and 2^31",
+                        kFieldNames[4], shown);
+        }
+        result->nearest_multiple = static_cast<uint32_t>(v);
+        break;
+    }
+    if (!ok) {
+        return fail(error, error_size, "field %d (%s) is \"%s\", which is too large", field + 1, kFieldNames[field],
+                    shown);
+    }
+    return true;
+}
+
+// Parses field number `field` (0-based), the text [begin, end), into
+// `result`. Fields past the fifth must be blank.
+bool parse_field(int field, const char *begin, const char *end, ArenaConfig *result, char *error,
+                 size_t error_size) {
+    char shown[64];
+    copy_field(begin, end, shown, sizeof(shown));
+    if (field >= kFieldCount) {
+        // Trailing blank fields ("1:2:3:4:5:") are harmless; values are not.
+        uint64_t ignored = 0;
+        if (parse_u64(begin, end, &ignored) != 0) {
+            return fail(error, error_size, "more than five fields (field %d is \"%s\")", field + 1, shown);
+        }
+        return true;
+    }
+    uint64_t v = 0;
+    int r = parse_u64(begin, end, &v);
+    if (r == -1) {
+        return fail(error, error_size, "field %d (%s) is \"%s\", not a non-negative decimal integer", field + 1,
+                    kFieldNames[field], shown);
+    }
+    if (r == -2) {
+        return fail(error, error_size, "field %d (%s) is \"%s\", which is too large", field + 1, kFieldNames[field],
+                    shown);
+    }
+    if (r == 1) {
+        return store_field(field, v, shown, result, error, error_size);
+    }
+    return true;  // empty: keeps its default
+}
+
 }  // namespace
 
 bool parse_alloc_config(const char *text, ArenaConfig *config, char *error, size_t error_size) {
@@ -102,68 +170,14 @@ bool parse_alloc_config(const char *text, ArenaConfig *config, char *error, size
     }
     ArenaConfig result = *config;
     const char *p = text;
-    int field = 0;
-    for (;;) {
+    for (int field = 0;; field++) {
         const char *end = p;
         while (*end != '\0' && *end != ':' && *end != ';') {
             end++;
         }
-        char shown[64];
-        copy_field(p, end, shown, sizeof(shown));
-        if (field >= kFieldCount) {
-            // Trailing blank fields ("1:2:3:4:5:") are harmless; values are not.
-            uint64_t ignored = 0;
-            if (parse_u64(p, end, &ignored) != 0) {
-                return fail(error, error_size, "more than five fields (field %d is \"%s\")", field + 1, shown);
-            }
-        } else {
-            uint64_t v = 0;
-            int r = parse_u64(p, end, &v);
-            if (r == -1) {
-                return fail(error, error_size, "field %d (%s) is \"%s\", not a non-negative decimal integer",
-                            field + 1, kFieldNames[field], shown);
-            }
-            if (r == -2) {
-                return fail(error, error_size, "field %d (%s) is \"%s\", which is too large", field + 1,
-                            kFieldNames[field], shown);
-            }
-            if (r == 1) {
-                bool ok = true;
-                switch (field) {
-                case 0:
-                case 1:
-                case 2: {
-                    ok = v <= (UINT64_MAX >> 20);
-                    uint64_t bytes = v << 20;
-                    if (field == 0) {
-                        result.maximum_pool_size = bytes;
-                    } else if (field == 1) {
-                        result.minimum_block_size = bytes;
-                    } else {
-                        result.maximum_block_size = bytes;
-                    }
-                    break;
-                }
-                case 3:
-                    ok = v <= UINT32_MAX;
-                    result.maximum_block_count = static_cast<uint32_t>(v);
-                    break;
-                case 4:
-                    if (v == 0 || v > (1ull << 31) || (v & (v - 1)) != 0) {
-                        return fail(error, error_size,
-                                    "field 5 (%s) is %s, which is not a power of two between 1 and 2^31",
-                                    kFieldNames[4], shown);
-                    }
-                    result.nearest_multiple = static_cast<uint32_t>(v);
-                    break;
-                }
-                if (!ok) {
-                    return fail(error, error_size, "field %d (%s) is \"%s\", which is too large", field + 1,
-                                kFieldNames[field], shown);
-                }
-            }
+        if (!parse_field(field, p, end, &result, error, error_size)) {
+            return false;
         }
-        field++;
         if (*end == '\0') {
             break;
         }

@@ -153,6 +153,13 @@ private:
     int allocate_existing(void *user_context, uint32_t type, uint64_t size, uint64_t alignment, ArenaAllocation *out);
     CreateResult create_block(void *user_context, uint32_t type, uint64_t request, uint32_t *slot_out,
                               char *why, size_t why_size);
+    // create_block's steps.
+    uint64_t initial_block_size(uint32_t type, uint64_t request) const;
+    CreateResult allocate_block_memory(void *user_context, uint32_t type, uint64_t request, uint64_t *block_size,
+                                       Block *b, char *why, size_t why_size);
+    CreateResult prepare_block(uint32_t type, uint64_t block_size, uint32_t slot, Block *b, char *why,
+                               size_t why_size);
+    void install_block(void *user_context, uint32_t slot, Block *b);
     bool check_limits(uint64_t request, uint64_t *block_size, char *why, size_t why_size);
     int take_slot(uint32_t *slot);
     void free_block(uint32_t slot);
@@ -373,20 +380,16 @@ int ArenaImpl::take_slot(uint32_t *slot) {
     return 0;
 }
 
-CreateResult ArenaImpl::create_block(void *user_context, uint32_t type, uint64_t request, uint32_t *slot_out,
-                                     char *why, size_t why_size) {
-    const uint64_t multiple = config_.nearest_multiple;
+// The size of a new block for `request` bytes of `type`, before the limits:
+// the minimum block size (at most 1/8 of the heap, rounded to the nearest
+// multiple) or the request when larger, capped by the maximum block size.
+uint64_t ArenaImpl::initial_block_size(uint32_t type, uint64_t request) const {
     const uint64_t heap = heap_size(type);
-    if (heap != 0 && request > heap) {
-        std::snprintf(why, why_size, "the request (%llu bytes) is larger than memory heap %u (%llu bytes)",
-                      ull(request), d_->memory_properties.memoryTypes[type].heapIndex, ull(heap));
-        return CreateResult::OutOfDeviceMemory;
-    }
     uint64_t minimum = config_.minimum_block_size;
     if (heap != 0 && minimum > heap / 8) {
         minimum = heap / 8;
     }
-    if (!round_up(minimum, multiple, &minimum)) {
+    if (!round_up(minimum, config_.nearest_multiple, &minimum)) {
         minimum = request;
     }
     uint64_t block_size = request > minimum ? request : minimum;
@@ -396,7 +399,90 @@ CreateResult ArenaImpl::create_block(void *user_context, uint32_t type, uint64_t
     if (block_size > Tlsf::kMaxCapacity) {
         block_size = request;
     }
+    return block_size;
+}
 
+// vkAllocateMemory for `b`: `*block_size` bytes, or after a failure (with
+// the cached blocks freed) just `request` bytes, which *block_size becomes.
+CreateResult ArenaImpl::allocate_block_memory(void *user_context, uint32_t type, uint64_t request,
+                                              uint64_t *block_size, Block *b, char *why, size_t why_size) {
+    VkMemoryAllocateInfo info{};
+    info.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+    info.memoryTypeIndex = type;
+    VkResult r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        info.allocationSize = *block_size;
+        r = d_->vk.vkAllocateMemory(d_->device, &info, d_->callbacks, &b->memory);
+        if (r == VK_SUCCESS) {
+            return CreateResult::Ok;
+        }
+        b->memory = VK_NULL_HANDLE;
+        if (attempt == 0) {
+            // Give cached memory back, and ask for no more than needed.
+            uint64_t freed = trim_blocks(0);
+            log_debug(user_context, "vkAllocateMemory(%llu bytes, type %u) failed (%s); freed %llu cached bytes, retrying",
+                      ull(*block_size), type, vk_result_name(r), ull(freed));
+            *block_size = request;
+        }
+    }
+    std::snprintf(why, why_size, "vkAllocateMemory of %llu bytes from memory type %u failed: %s", ull(*block_size),
+                  type, vk_result_name(r));
+    return (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) ? CreateResult::OutOfDeviceMemory
+                                                                                   : CreateResult::Failed;
+}
+
+// Fills in the record of `b` (its memory allocated), maps host-visible
+// memory and sets up the block's Tlsf. On failure the memory is freed
+// again (the record is the caller's).
+CreateResult ArenaImpl::prepare_block(uint32_t type, uint64_t block_size, uint32_t slot, Block *b, char *why,
+                                      size_t why_size) {
+    b->size = block_size;
+    b->memory_type = type;
+    b->heap = d_->memory_properties.memoryTypes[type].heapIndex;
+    b->coherent = type_coherent(type);
+    stats_.device_allocations_made++;
+    if (type_host_visible(type)) {
+        VkResult r = d_->vk.vkMapMemory(d_->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+        if (r != VK_SUCCESS) {
+            d_->vk.vkFreeMemory(d_->device, b->memory, d_->callbacks);
+            std::snprintf(why, why_size, "vkMapMemory of a %llu-byte block of memory type %u failed: %s",
+                          ull(block_size), type, vk_result_name(r));
+            return CreateResult::Failed;
+        }
+    }
+    if (!b->tlsf.init(&pool_, block_size, slot + 1)) {
+        if (b->mapped != nullptr) {
+            d_->vk.vkUnmapMemory(d_->device, b->memory);
+        }
+        d_->vk.vkFreeMemory(d_->device, b->memory, d_->callbacks);
+        std::snprintf(why, why_size, "out of host memory for allocation metadata");
+        return CreateResult::OutOfHostMemory;
+    }
+    return CreateResult::Ok;
+}
+
+// Puts the ready block `b` into `slot` and counts it (it starts cached: empty).
+void ArenaImpl::install_block(void *user_context, uint32_t slot, Block *b) {
+    blocks_[slot] = b;
+    stats_.block_count++;
+    stats_.block_bytes += b->size;
+    stats_.cached_bytes += b->size;
+    if (stats_.block_bytes > stats_.peak_block_bytes) {
+        stats_.peak_block_bytes = stats_.block_bytes;
+    }
+    log_debug(user_context, "new %llu-byte block %u of memory type %u%s", ull(b->size), slot, b->memory_type,
+              b->mapped != nullptr ? " (mapped)" : "");
+}
+
+CreateResult ArenaImpl::create_block(void *user_context, uint32_t type, uint64_t request, uint32_t *slot_out,
+                                     char *why, size_t why_size) {
+    const uint64_t heap = heap_size(type);
+    if (heap != 0 && request > heap) {
+        std::snprintf(why, why_size, "the request (%llu bytes) is larger than memory heap %u (%llu bytes)",
+                      ull(request), d_->memory_properties.memoryTypes[type].heapIndex, ull(heap));
+        return CreateResult::OutOfDeviceMemory;
+    }
+    uint64_t block_size = initial_block_size(type, request);
     if (!check_limits(request, &block_size, why, why_size)) {
         // Empty cached blocks count against the limits: drop them and look again.
         if (trim_blocks(0) == 0 || !check_limits(request, &block_size, why, why_size)) {
@@ -414,67 +500,15 @@ CreateResult ArenaImpl::create_block(void *user_context, uint32_t type, uint64_t
         std::snprintf(why, why_size, "out of host memory for a block record");
         return CreateResult::OutOfHostMemory;
     }
-
-    VkMemoryAllocateInfo info{};
-    info.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-    info.memoryTypeIndex = type;
-    VkResult r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        info.allocationSize = block_size;
-        r = d_->vk.vkAllocateMemory(d_->device, &info, d_->callbacks, &b->memory);
-        if (r == VK_SUCCESS) {
-            break;
-        }
-        b->memory = VK_NULL_HANDLE;
-        if (attempt == 0) {
-            // Give cached memory back, and ask for no more than needed.
-            uint64_t freed = trim_blocks(0);
-            log_debug(user_context, "vkAllocateMemory(%llu bytes, type %u) failed (%s); freed %llu cached bytes, retrying",
-                      ull(block_size), type, vk_result_name(r), ull(freed));
-            block_size = request;
-        }
+    CreateResult result = allocate_block_memory(user_context, type, request, &block_size, b, why, why_size);
+    if (result == CreateResult::Ok) {
+        result = prepare_block(type, block_size, slot, b, why, why_size);
     }
-    if (r != VK_SUCCESS) {
+    if (result != CreateResult::Ok) {
         host_delete(callbacks_, b);
-        std::snprintf(why, why_size, "vkAllocateMemory of %llu bytes from memory type %u failed: %s",
-                      ull(block_size), type, vk_result_name(r));
-        return (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-                   ? CreateResult::OutOfDeviceMemory
-                   : CreateResult::Failed;
+        return result;
     }
-    b->size = block_size;
-    b->memory_type = type;
-    b->heap = d_->memory_properties.memoryTypes[type].heapIndex;
-    b->coherent = type_coherent(type);
-    stats_.device_allocations_made++;
-    if (type_host_visible(type)) {
-        r = d_->vk.vkMapMemory(d_->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
-        if (r != VK_SUCCESS) {
-            d_->vk.vkFreeMemory(d_->device, b->memory, d_->callbacks);
-            host_delete(callbacks_, b);
-            std::snprintf(why, why_size, "vkMapMemory of a %llu-byte block of memory type %u failed: %s",
-                          ull(block_size), type, vk_result_name(r));
-            return CreateResult::Failed;
-        }
-    }
-    if (!b->tlsf.init(&pool_, block_size, slot + 1)) {
-        if (b->mapped != nullptr) {
-            d_->vk.vkUnmapMemory(d_->device, b->memory);
-        }
-        d_->vk.vkFreeMemory(d_->device, b->memory, d_->callbacks);
-        host_delete(callbacks_, b);
-        std::snprintf(why, why_size, "out of host memory for allocation metadata");
-        return CreateResult::OutOfHostMemory;
-    }
-    blocks_[slot] = b;
-    stats_.block_count++;
-    stats_.block_bytes += block_size;
-    stats_.cached_bytes += block_size;
-    if (stats_.block_bytes > stats_.peak_block_bytes) {
-        stats_.peak_block_bytes = stats_.block_bytes;
-    }
-    log_debug(user_context, "new %llu-byte block %u of memory type %u%s", ull(block_size), slot, type,
-              b->mapped != nullptr ? " (mapped)" : "");
+    install_block(user_context, slot, b);
     *slot_out = slot;
     return CreateResult::Ok;
 }

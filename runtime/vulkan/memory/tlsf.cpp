@@ -210,6 +210,89 @@ void Tlsf::reset() {
     std::memset(heads_, 0, sizeof(heads_));
 }
 
+// Whether the free node `index` holds `size` bytes at an offset aligned to
+// mask + 1; *aligned gets that offset.
+inline bool Tlsf::fits(uint32_t index, uint64_t size, uint64_t mask, uint64_t *aligned) const {
+    const TlsfNode &n = pool_->node(index);
+    uint64_t a = (n.offset + mask) & ~mask;
+    *aligned = a;
+    return a - n.offset <= n.size && n.size - (a - n.offset) >= size;
+}
+
+// A free node that holds `size` bytes aligned to mask + 1, or kTlsfNil.
+uint32_t Tlsf::find_free(uint64_t size, uint64_t mask, uint64_t *aligned) const {
+    int fl, sl;
+    uint32_t found = kTlsfNil;
+    if (mapping_search(size, &fl, &sl)) {
+        found = find_suitable(fl, sl);
+        if (found != kTlsfNil && !fits(found, size, mask, aligned)) {
+            found = kTlsfNil;
+        }
+    }
+    if (found == kTlsfNil && mask > 0 && size <= kMaxCapacity - mask) {
+        if (mapping_search(size + mask, &fl, &sl)) {
+            found = find_suitable(fl, sl);
+            if (found != kTlsfNil && !fits(found, size, mask, aligned)) {
+                found = kTlsfNil;  // cannot happen: every member of that class holds size + mask
+            }
+        }
+    }
+    if (found == kTlsfNil && mapping_search(size, &fl, &sl)) {
+        // Good fit rounds the request up to the next class, so a large
+        // enough node in the request's own class -- e.g. the arena's new
+        // block made exactly as large as the request -- is never found
+        // above. Look through that class's list (found by fuzzing/regression
+        // tests in issue 6: a 33 MiB + 4 byte device_malloc failed).
+        mapping_insert(size, &fl, &sl);
+        for (uint32_t i = heads_[fl][sl]; i != kTlsfNil && found == kTlsfNil; i = pool_->node(i).next_free) {
+            if (fits(i, size, mask, aligned)) {
+                found = i;
+            }
+        }
+    }
+    return found;
+}
+
+// Splits the `pad` bytes in front of `aligned` off node `index` into the
+// free node `pad_node`.
+inline void Tlsf::split_front(uint32_t index, uint32_t pad_node, uint64_t aligned) {
+    TlsfNode *n = &pool_->node(index);
+    const uint64_t pad = aligned - n->offset;
+    TlsfNode &p = pool_->node(pad_node);
+    p.offset = n->offset;
+    p.size = pad;
+    p.owner = owner_;
+    p.prev_phys = n->prev_phys;
+    p.next_phys = index;
+    if (p.prev_phys != kTlsfNil) {
+        pool_->node(p.prev_phys).next_phys = pad_node;
+    } else {
+        first_phys_ = pad_node;
+    }
+    n->prev_phys = pad_node;
+    n->offset = aligned;
+    n->size -= pad;
+    insert_free(pad_node);
+}
+
+// Splits what follows the first `size` bytes of node `index` off into the
+// free node `tail_node`.
+inline void Tlsf::split_back(uint32_t index, uint32_t tail_node, uint64_t size) {
+    TlsfNode *n = &pool_->node(index);
+    TlsfNode &t = pool_->node(tail_node);
+    t.offset = n->offset + size;
+    t.size = n->size - size;
+    t.owner = owner_;
+    t.prev_phys = index;
+    t.next_phys = n->next_phys;
+    if (t.next_phys != kTlsfNil) {
+        pool_->node(t.next_phys).prev_phys = tail_node;
+    }
+    n->next_phys = tail_node;
+    n->size = size;
+    insert_free(tail_node);
+}
+
 TlsfStatus Tlsf::allocate(uint64_t size, uint64_t alignment, uint32_t *node_out, uint64_t *offset_out) {
     if (size == 0) {
         size = 1;
@@ -223,52 +306,16 @@ TlsfStatus Tlsf::allocate(uint64_t size, uint64_t alignment, uint32_t *node_out,
     if (size > capacity_ || capacity_ - used_bytes_ < size) {
         return TlsfStatus::NoSpace;
     }
-    const uint64_t mask = alignment - 1;
-    auto fits = [&](uint32_t index, uint64_t *aligned) {
-        const TlsfNode &n = pool_->node(index);
-        uint64_t a = (n.offset + mask) & ~mask;
-        *aligned = a;
-        return a - n.offset <= n.size && n.size - (a - n.offset) >= size;
-    };
-
-    int fl, sl;
-    uint32_t found = kTlsfNil;
     uint64_t aligned = 0;
-    if (mapping_search(size, &fl, &sl)) {
-        found = find_suitable(fl, sl);
-        if (found != kTlsfNil && !fits(found, &aligned)) {
-            found = kTlsfNil;
-        }
-    }
-    if (found == kTlsfNil && alignment > 1 && size <= kMaxCapacity - mask) {
-        if (mapping_search(size + mask, &fl, &sl)) {
-            found = find_suitable(fl, sl);
-            if (found != kTlsfNil && !fits(found, &aligned)) {
-                found = kTlsfNil;  // cannot happen: every member of that class holds size + mask
-            }
-        }
-    }
-    if (found == kTlsfNil && mapping_search(size, &fl, &sl)) {
-        // Good fit rounds the request up to the next class, so a large
-        // enough node in the request's own class -- e.g. the arena's new
-        // block made exactly as large as the request -- is never found
-        // above. Look through that class's list (found by fuzzing/regression
-        // tests in issue 6: a 33 MiB + 4 byte device_malloc failed).
-        mapping_insert(size, &fl, &sl);
-        for (uint32_t i = heads_[fl][sl]; i != kTlsfNil && found == kTlsfNil; i = pool_->node(i).next_free) {
-            if (fits(i, &aligned)) {
-                found = i;
-            }
-        }
-    }
+    const uint32_t found = find_free(size, alignment - 1, &aligned);
     if (found == kTlsfNil) {
         return TlsfStatus::NoSpace;
     }
 
     // Take the nodes the split needs before changing anything.
-    TlsfNode *n = &pool_->node(found);
-    const uint64_t pad = aligned - n->offset;
-    const uint64_t tail = n->size - pad - size;
+    const TlsfNode &n = pool_->node(found);
+    const uint64_t pad = aligned - n.offset;
+    const uint64_t tail = n.size - pad - size;
     uint32_t pad_node = kTlsfNil;
     uint32_t tail_node = kTlsfNil;
     if (pad > 0 && (pad_node = pool_->acquire()) == kTlsfNil) {
@@ -280,45 +327,20 @@ TlsfStatus Tlsf::allocate(uint64_t size, uint64_t alignment, uint32_t *node_out,
         }
         return TlsfStatus::OutOfHostMemory;
     }
-    n = &pool_->node(found);  // acquire() may have grown the pool (chunks never move, but be plain)
 
     remove_free(found);
     if (pad_node != kTlsfNil) {
-        TlsfNode &p = pool_->node(pad_node);
-        p.offset = n->offset;
-        p.size = pad;
-        p.owner = owner_;
-        p.prev_phys = n->prev_phys;
-        p.next_phys = found;
-        if (p.prev_phys != kTlsfNil) {
-            pool_->node(p.prev_phys).next_phys = pad_node;
-        } else {
-            first_phys_ = pad_node;
-        }
-        n->prev_phys = pad_node;
-        n->offset = aligned;
-        n->size -= pad;
-        insert_free(pad_node);
+        split_front(found, pad_node, aligned);
     }
     if (tail_node != kTlsfNil) {
-        TlsfNode &t = pool_->node(tail_node);
-        t.offset = n->offset + size;
-        t.size = tail;
-        t.owner = owner_;
-        t.prev_phys = found;
-        t.next_phys = n->next_phys;
-        if (t.next_phys != kTlsfNil) {
-            pool_->node(t.next_phys).prev_phys = tail_node;
-        }
-        n->next_phys = tail_node;
-        n->size = size;
-        insert_free(tail_node);
+        split_back(found, tail_node, size);
     }
-    n->state = TlsfNodeState::Used;
-    used_bytes_ += n->size;
+    TlsfNode &used = pool_->node(found);  // acquire() may have grown the pool (chunks never move, but be plain)
+    used.state = TlsfNodeState::Used;
+    used_bytes_ += used.size;
     allocation_count_++;
     *node_out = found;
-    *offset_out = n->offset;
+    *offset_out = used.offset;
     return TlsfStatus::Ok;
 }
 
@@ -379,17 +401,40 @@ uint64_t Tlsf::largest_free_slow() const {
     return best;
 }
 
-bool Tlsf::check(char *message, size_t message_size) const {
-    auto fail = [&](const char *what, uint64_t a, uint64_t b) {
-        if (message != nullptr && message_size > 0) {
-            std::snprintf(message, message_size, "%s (%llu, %llu)", what, static_cast<unsigned long long>(a),
-                          static_cast<unsigned long long>(b));
-        }
-        return false;
-    };
-    if (pool_ == nullptr) {
-        return fail("not initialised", 0, 0);
+namespace {
+
+// Writes "what (a, b)" into `message`; returns false, for check()'s steps.
+bool check_failed(char *message, size_t message_size, const char *what, uint64_t a, uint64_t b) {
+    if (message != nullptr && message_size > 0) {
+        std::snprintf(message, message_size, "%s (%llu, %llu)", what, static_cast<unsigned long long>(a),
+                      static_cast<unsigned long long>(b));
     }
+    return false;
+}
+
+}  // namespace
+
+// A free node of the physical chain is findable through its class list.
+bool Tlsf::check_listed(uint32_t index, char *message, size_t message_size) const {
+    const TlsfNode &n = pool_->node(index);
+    int fl, sl;
+    mapping_insert(n.size, &fl, &sl);
+    if (!(fl_bitmap_ & (1ull << fl)) || !(sl_bitmap_[fl] & (1u << sl))) {
+        return check_failed(message, message_size, "free node's class bit clear", n.size,
+                            static_cast<uint64_t>(fl * kSlCount + sl));
+    }
+    for (uint32_t j = heads_[fl][sl]; j != kTlsfNil; j = pool_->node(j).next_free) {
+        if (j == index) {
+            return true;
+        }
+    }
+    return check_failed(message, message_size, "free node missing from its list", index, n.size);
+}
+
+// The physical chain: contiguous from 0 to capacity, one owner, no two free
+// neighbours, every free node listed; counters match it.
+bool Tlsf::check_chain(char *message, size_t message_size) const {
+    auto fail = [&](const char *what, uint64_t a, uint64_t b) { return check_failed(message, message_size, what, a, b); };
     uint64_t expect_offset = 0;
     uint64_t used = 0;
     uint32_t allocations = 0;
@@ -418,21 +463,8 @@ bool Tlsf::check(char *message, size_t message_size) const {
             if (prev_free) {
                 return fail("two free neighbours not coalesced", i, n.offset);
             }
-            // Must be findable through its class list.
-            int fl, sl;
-            mapping_insert(n.size, &fl, &sl);
-            if (!(fl_bitmap_ & (1ull << fl)) || !(sl_bitmap_[fl] & (1u << sl))) {
-                return fail("free node's class bit clear", n.size, static_cast<uint64_t>(fl * kSlCount + sl));
-            }
-            bool listed = false;
-            for (uint32_t j = heads_[fl][sl]; j != kTlsfNil; j = pool_->node(j).next_free) {
-                if (j == i) {
-                    listed = true;
-                    break;
-                }
-            }
-            if (!listed) {
-                return fail("free node missing from its list", i, n.size);
+            if (!check_listed(i, message, message_size)) {
+                return false;
             }
             free_nodes++;
             prev_free = true;
@@ -452,7 +484,12 @@ bool Tlsf::check(char *message, size_t message_size) const {
     if (used != used_bytes_ || allocations != allocation_count_ || free_nodes != free_node_count_) {
         return fail("counters disagree", used, used_bytes_);
     }
-    // Every list entry is a free node of the right class; bitmaps match lists.
+    return true;
+}
+
+// Every list entry is a free node of the right class; bitmaps match lists.
+bool Tlsf::check_lists(char *message, size_t message_size) const {
+    auto fail = [&](const char *what, uint64_t a, uint64_t b) { return check_failed(message, message_size, what, a, b); };
     uint32_t listed = 0;
     for (int fl = 0; fl < kFlCount; fl++) {
         bool fl_bit = (fl_bitmap_ >> fl) & 1;
@@ -486,6 +523,13 @@ bool Tlsf::check(char *message, size_t message_size) const {
         return fail("free lists miss nodes", listed, free_node_count_);
     }
     return true;
+}
+
+bool Tlsf::check(char *message, size_t message_size) const {
+    if (pool_ == nullptr) {
+        return check_failed(message, message_size, "not initialised", 0, 0);
+    }
+    return check_chain(message, message_size) && check_lists(message, message_size);
 }
 
 }  // namespace hvk

@@ -123,6 +123,15 @@ private:
     uint32_t find_suitable(int fl, int sl) const;
     void insert_free(uint32_t index);
     void remove_free(uint32_t index);
+    // allocate()'s steps.
+    bool fits(uint32_t index, uint64_t size, uint64_t mask, uint64_t *aligned) const;
+    uint32_t find_free(uint64_t size, uint64_t mask, uint64_t *aligned) const;
+    void split_front(uint32_t index, uint32_t pad_node, uint64_t aligned);
+    void split_back(uint32_t index, uint32_t tail_node, uint64_t size);
+    // check()'s steps.
+    bool check_listed(uint32_t index, char *message, size_t message_size) const;
+    bool check_chain(char *message, size_t message_size) const;
+    bool check_lists(char *message, size_t message_size) const;
 
     TlsfNodePool *pool_ = nullptr;
     uint64_t capacity_ = 0;
