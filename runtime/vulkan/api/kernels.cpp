@@ -1,7 +1,10 @@
 // The kernel entry points generated code calls: initialize_kernels at the
 // start of every pipeline call, run once per GPU loop nest, finalize as the
-// call's destructor (spec 02 §2.2, 04 §4.1, 05). The work is in
-// kernel_cache.cpp; here: context acquisition, locking, batch submission.
+// call's destructor (spec 02 §2.2, 04 §4.1, 05). Here: context
+// acquisition, locking, batch submission, and a dispatch as its three
+// steps (kernels_run): find the kernel and its specialised pipeline
+// (kernel_cache.h), bind the arguments (argument_binding.h), record the
+// dispatch (dispatch_recorder.h).
 //
 // Submission: run() only records into the open batch. The batch is
 // submitted (not waited for) when the pipeline call ends (finalize), and,
@@ -11,10 +14,58 @@
 #include <mutex>
 
 #include "HalideRuntimeVulkan.h"
-#include "vulkan/context/context_scope.h"
-#include "vulkan/kernels/kernel_cache.h"
 #include "common/report.h"
+#include "vulkan/context/context_scope.h"
+#include "vulkan/kernels/argument_binding.h"
+#include "vulkan/kernels/dispatch_recorder.h"
+#include "vulkan/kernels/kernel_cache.h"
 #include "vulkan/submit/submitter.h"
+
+namespace hvk {
+
+int kernels_run(void *uc, Device *d, void *state, const char *entry_name, const int blocks[3], const int threads[3],
+                int shared_mem_bytes, const size_t arg_sizes[], void *const args[], const int8_t arg_is_buffer[]) {
+    KernelCache *kc = d->kernels;
+    if (kc == nullptr) {
+        return report_error(uc, kNotFound, kRun,
+                            "state %p has no compiled kernels on this device (halide_vulkan_initialize_kernels was not "
+                            "called since the context was created)",
+                            state);
+    }
+    // 1. The kernel, the launch checked against it and the device, and the
+    //    pipeline specialised for that launch.
+    CacheEntry *ce = nullptr;
+    EntryPoint *ep = nullptr;
+    if (int rc = kc->find_kernel(uc, state, entry_name, &ce, &ep)) {
+        return rc;
+    }
+    DispatchArguments da;
+    if (int rc = check_dispatch(uc, *d, *ep, entry_name, blocks, threads, shared_mem_bytes, arg_sizes, args,
+                                arg_is_buffer, &da)) {
+        return rc;
+    }
+    if (da.empty_grid) {
+        return 0;  // an empty grid: nothing to run, as in Vulkan
+    }
+    // Everything from here on goes into the open batch.
+    Submitter *s = nullptr;
+    if (int rc = ensure_submitter(uc, d, &s)) {
+        return rc;
+    }
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    if (int rc = kc->get_pipeline(uc, *ce, ep, da.spec_values, &pipeline)) {
+        return rc;
+    }
+    // 2. The argument block and the descriptors.
+    BoundArguments bound;
+    if (int rc = kc->binder().bind(uc, s, *ep, da, &bound)) {
+        return rc;
+    }
+    // 3. The dispatch, into the open batch.
+    return kc->recorder().record(uc, d, s, pipeline, *ep, bound, blocks);
+}
+
+}  // namespace hvk
 
 extern "C" {
 
