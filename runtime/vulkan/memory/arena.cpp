@@ -101,6 +101,15 @@ struct Block {
 
 enum class CreateResult { Ok, Limit, OutOfDeviceMemory, OutOfHostMemory, Failed };
 
+// Reports why create_block failed (Limit, OutOfHostMemory or Failed: out of
+// device memory moves on to the next memory type instead).
+int report_block_failure(void *user_context, CreateResult cr, uint64_t size, MemoryUsage usage, const char *why) {
+    const int code = cr == CreateResult::OutOfHostMemory ? halide_error_code_out_of_memory
+                                                         : halide_error_code_device_malloc_failed;
+    return report_error(user_context, code, kWhere, "cannot allocate %llu bytes of %s memory: %s", ull(size),
+                        usage_name(usage), why);
+}
+
 class ArenaImpl final : public Arena {
 public:
     ArenaImpl(Device *d, const ArenaConfig &config)
@@ -612,17 +621,8 @@ int ArenaImpl::allocate(void *user_context, const VkMemoryRequirements &requirem
             return report_error(user_context, halide_error_code_out_of_memory, kWhere,
                                 "out of host memory for allocation metadata");
         }
-        if (cr == CreateResult::Limit) {
-            return report_error(user_context, halide_error_code_device_malloc_failed, kWhere,
-                                "cannot allocate %llu bytes of %s memory: %s", ull(size), usage_name(usage), why);
-        }
-        if (cr == CreateResult::OutOfHostMemory) {
-            return report_error(user_context, halide_error_code_out_of_memory, kWhere,
-                                "cannot allocate %llu bytes of %s memory: %s", ull(size), usage_name(usage), why);
-        }
-        if (cr == CreateResult::Failed) {
-            return report_error(user_context, halide_error_code_device_malloc_failed, kWhere,
-                                "cannot allocate %llu bytes of %s memory: %s", ull(size), usage_name(usage), why);
+        if (cr != CreateResult::OutOfDeviceMemory) {
+            return report_block_failure(user_context, cr, size, usage, why);
         }
         // Out of device memory for this type: try the next candidate.
     }
