@@ -362,12 +362,12 @@ int copy_to_device_locked(void *uc, halide_buffer_t *buf, const halide_device_in
     return kSuccess;
 }
 
-// The decision procedure of halide_buffer_copy (spec 03 §3.2).  Sets
-// *reported when this function already reported its failure itself.
-int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
-                       halide_buffer_t *dst, bool *reported) {
+// The checks of halide_buffer_copy before a path is chosen, and the
+// destination's device allocation when it is copied to a device that it has
+// no memory on yet. Every failure is reported.
+int prepare_buffer_copy(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                        halide_buffer_t *dst) {
     const char *where = "halide_buffer_copy";
-    *reported = true;  // every early return below reports
     if (int err = validate(uc, src, where)) {
         return err;
     }
@@ -388,73 +388,138 @@ int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_inter
             return err;
         }
     }
+    return kSuccess;
+}
 
-    const bool from_device_valid = src->device != 0 && (src->host == nullptr || !host_dirty(src));
-    const bool to_device = dst_iface != nullptr;
-    const bool to_host = !to_device;
-    const bool from_host_exists = src->host != nullptr;
-    const bool from_host_valid = from_host_exists && (!device_dirty(src) || src->device_interface == nullptr);
-    const bool to_host_exists = dst->host != nullptr;
+// Where halide_buffer_copy can read the data and where it must put it.
+struct CopyEnds {
+    bool from_device_valid;
+    bool to_device;
+    bool to_host;
+    bool from_host_exists;
+    bool from_host_valid;
+    bool to_host_exists;
+};
 
-    if (to_host && !to_host_exists) {
-        return report_error(uc, kHostIsNull, where, "copy to host memory, but the destination has no host pointer");
+inline CopyEnds copy_ends(const halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                          const halide_buffer_t *dst) {
+    CopyEnds e;
+    e.from_device_valid = src->device != 0 && (src->host == nullptr || !host_dirty(src));
+    e.to_device = dst_iface != nullptr;
+    e.to_host = !e.to_device;
+    e.from_host_exists = src->host != nullptr;
+    e.from_host_valid = e.from_host_exists && (!device_dirty(src) || src->device_interface == nullptr);
+    e.to_host_exists = dst->host != nullptr;
+    return e;
+}
+
+int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                       halide_buffer_t *dst, bool *reported);
+
+// device -> host: the source's backend directly, else download the source
+// and copy again (host to host).
+int copy_device_to_host(void *uc, halide_buffer_t *src, halide_buffer_t *dst, bool *reported) {
+    int result =
+        call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src, nullptr, dst);
+    if (result == kIncompatibleDeviceInterface) {
+        result = copy_to_host_locked(uc, src);
+        if (result == kSuccess) {
+            result = buffer_copy_locked(uc, src, nullptr, dst, reported);
+        }
+    }
+    return result;
+}
+
+// device -> device through the destination's host memory.
+int copy_via_destination_host(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                              halide_buffer_t *dst) {
+    int result =
+        call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src, nullptr, dst);
+    if (result == kSuccess) {
+        // The destination's host now holds the newest data.  Halide
+        // sets host_dirty without clearing device_dirty, which makes
+        // the following upload fail validation (-37) when dst was
+        // device-dirty; clear it.
+        set_device_dirty(dst, false);
+        set_host_dirty(dst, true);
+        result = copy_to_device_locked(uc, dst, dst_iface);
+    }
+    return result;
+}
+
+// device -> device through the source's host memory.
+int copy_via_source_host(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                         halide_buffer_t *dst) {
+    int result = copy_to_host_locked(uc, src);
+    if (result == kSuccess) {
+        result = call_backend(dst_iface, &halide_device_interface_impl_t::buffer_copy, uc, src, dst_iface, dst);
+    }
+    return result;
+}
+
+// The paths tried when the destination's backend could not copy directly
+// device to device (or that was not possible): host to host, or staged
+// through host memory.
+int copy_without_direct_path(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                             halide_buffer_t *dst, const CopyEnds &e, bool *reported) {
+    if (!e.from_host_exists && !e.to_host_exists) {
+        *reported = true;
+        return report_error(uc, kIncompatibleDeviceInterface, "halide_buffer_copy",
+                            "neither buffer has host memory to stage a copy between these devices");
+    }
+    if (e.to_host && e.from_host_valid) {
+        const int result = copy_host_to_host(uc, src, dst);
+        *reported = result != kSuccess;
+        return result;
+    }
+    if (e.to_host && e.from_device_valid) {
+        return copy_device_to_host(uc, src, dst, reported);
+    }
+    if (e.from_device_valid && e.to_host_exists) {
+        return copy_via_destination_host(uc, src, dst_iface, dst);
+    }
+    if (e.to_device && e.from_host_exists) {
+        return copy_via_source_host(uc, src, dst_iface, dst);
+    }
+    // Otherwise no way to copy: result stays -42.
+    return kIncompatibleDeviceInterface;
+}
+
+// The copied data is newest where it was written.
+inline void mark_copied(halide_buffer_t *dst, bool to_device) {
+    if (to_device) {
+        set_host_dirty(dst, false);
+        set_device_dirty(dst, true);
+    } else {
+        set_host_dirty(dst, true);
+        set_device_dirty(dst, false);
+    }
+}
+
+// The decision procedure of halide_buffer_copy (spec 03 §3.2).  Sets
+// *reported when this function already reported its failure itself.
+int buffer_copy_locked(void *uc, halide_buffer_t *src, const halide_device_interface_t *dst_iface,
+                       halide_buffer_t *dst, bool *reported) {
+    *reported = true;  // every early return below reports
+    if (int err = prepare_buffer_copy(uc, src, dst_iface, dst)) {
+        return err;
+    }
+    const CopyEnds e = copy_ends(src, dst_iface, dst);
+    if (e.to_host && !e.to_host_exists) {
+        return report_error(uc, kHostIsNull, "halide_buffer_copy",
+                            "copy to host memory, but the destination has no host pointer");
     }
     *reported = false;
 
     int result = kIncompatibleDeviceInterface;
-    if (from_device_valid && to_device) {
+    if (e.from_device_valid && e.to_device) {
         result = call_backend(dst_iface, &halide_device_interface_impl_t::buffer_copy, uc, src, dst_iface, dst);
     }
-
     if (result == kIncompatibleDeviceInterface) {
-        if (!from_host_exists && !to_host_exists) {
-            *reported = true;
-            return report_error(uc, kIncompatibleDeviceInterface, where,
-                                "neither buffer has host memory to stage a copy between these devices");
-        }
-        if (to_host && from_host_valid) {
-            result = copy_host_to_host(uc, src, dst);
-            *reported = result != kSuccess;
-        } else if (to_host && from_device_valid) {
-            result = call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src,
-                                  nullptr, dst);
-            if (result == kIncompatibleDeviceInterface) {
-                result = copy_to_host_locked(uc, src);
-                if (result == kSuccess) {
-                    result = buffer_copy_locked(uc, src, nullptr, dst, reported);
-                }
-            }
-        } else if (from_device_valid && to_host_exists) {
-            // device -> device through the destination's host memory.
-            result = call_backend(src->device_interface, &halide_device_interface_impl_t::buffer_copy, uc, src,
-                                  nullptr, dst);
-            if (result == kSuccess) {
-                // The destination's host now holds the newest data.  Halide
-                // sets host_dirty without clearing device_dirty, which makes
-                // the following upload fail validation (-37) when dst was
-                // device-dirty; clear it.
-                set_device_dirty(dst, false);
-                set_host_dirty(dst, true);
-                result = copy_to_device_locked(uc, dst, dst_iface);
-            }
-        } else if (to_device && from_host_exists) {
-            // device -> device through the source's host memory.
-            result = copy_to_host_locked(uc, src);
-            if (result == kSuccess) {
-                result = call_backend(dst_iface, &halide_device_interface_impl_t::buffer_copy, uc, src, dst_iface, dst);
-            }
-        }
-        // Otherwise no way to copy: result stays -42.
+        result = copy_without_direct_path(uc, src, dst_iface, dst, e, reported);
     }
-
     if (result == kSuccess && dst != src) {
-        if (to_device) {
-            set_host_dirty(dst, false);
-            set_device_dirty(dst, true);
-        } else {
-            set_host_dirty(dst, true);
-            set_device_dirty(dst, false);
-        }
+        mark_copied(dst, e.to_device);
     }
     return result;
 }
