@@ -218,11 +218,8 @@ void copy_loop(const uint8_t *src, uint8_t *dst, const CopyDim *dims, int d, siz
     }
 }
 
-// Copies the intersection of src's and dst's boxes from src->host to
-// dst->host.  Unlike Halide's copy plan (spec 08 item 4) every dimension is
-// clipped to the true intersection, so partially overlapping boxes are safe,
-// and negative strides are supported.
-int copy_host_to_host(void *uc, const halide_buffer_t *src, halide_buffer_t *dst) {
+// Both buffers can take part in a host-to-host copy (reported otherwise).
+int check_host_copy(void *uc, const halide_buffer_t *src, const halide_buffer_t *dst) {
     const char *where = "halide_buffer_copy";
     if (src->dimensions != dst->dimensions) {
         return report_error(uc, kDeviceBufferCopyFailed, where,
@@ -238,53 +235,86 @@ int copy_host_to_host(void *uc, const halide_buffer_t *src, halide_buffer_t *dst
     if (src->host == nullptr || dst->host == nullptr) {
         return report_error(uc, kHostIsNull, where, "host-to-host copy with a null host pointer");
     }
+    return kSuccess;
+}
+
+// Clips every dimension to the intersection of the two boxes: byte offsets
+// of its first element in each buffer, and the dimensions longer than one
+// (in bytes). Returns false when the intersection is empty.
+bool intersect_boxes(const halide_buffer_t *src, const halide_buffer_t *dst, int64_t elem, int64_t *src_off,
+                     int64_t *dst_off, std::vector<CopyDim> *dims) {
     const int n = src->dimensions;
-    int64_t src_off = 0, dst_off = 0;
-    std::vector<CopyDim> dims;
-    dims.reserve(size_t(n));
+    dims->reserve(size_t(n));
     for (int i = 0; i < n; i++) {
         const halide_dimension_t &s = src->dim[i];
         const halide_dimension_t &d = dst->dim[i];
         const int64_t lo = std::max<int64_t>(s.min, d.min);
         const int64_t hi = std::min<int64_t>(int64_t(s.min) + s.extent, int64_t(d.min) + d.extent);
         if (hi <= lo) {
-            return kSuccess;  // empty intersection: nothing to copy
+            return false;
         }
-        src_off += (lo - s.min) * int64_t(s.stride) * elem;
-        dst_off += (lo - d.min) * int64_t(d.stride) * elem;
+        *src_off += (lo - s.min) * int64_t(s.stride) * elem;
+        *dst_off += (lo - d.min) * int64_t(d.stride) * elem;
         if (hi - lo > 1) {
-            dims.push_back({hi - lo, int64_t(s.stride) * elem, int64_t(d.stride) * elem});
+            dims->push_back({hi - lo, int64_t(s.stride) * elem, int64_t(d.stride) * elem});
         }
     }
+    return true;
+}
+
+// Orders the dimensions for the copy loop: destination strides made
+// non-negative, then innermost first.
+void order_copy_dims(int64_t *src_off, int64_t *dst_off, std::vector<CopyDim> *dims) {
     // Make destination strides non-negative (walking a dimension backwards
     // in both buffers copies the same pairs of elements).
-    for (CopyDim &cd : dims) {
+    for (CopyDim &cd : *dims) {
         if (cd.dst_stride < 0) {
-            src_off += (cd.extent - 1) * cd.src_stride;
-            dst_off += (cd.extent - 1) * cd.dst_stride;
+            *src_off += (cd.extent - 1) * cd.src_stride;
+            *dst_off += (cd.extent - 1) * cd.dst_stride;
             cd.src_stride = -cd.src_stride;
             cd.dst_stride = -cd.dst_stride;
         }
     }
     // Innermost = smallest destination stride; zero strides outermost.
-    std::stable_sort(dims.begin(), dims.end(), [](const CopyDim &a, const CopyDim &b) {
+    std::stable_sort(dims->begin(), dims->end(), [](const CopyDim &a, const CopyDim &b) {
         const uint64_t ka = a.dst_stride == 0 ? UINT64_MAX : uint64_t(a.dst_stride);
         const uint64_t kb = b.dst_stride == 0 ? UINT64_MAX : uint64_t(b.dst_stride);
         return ka < kb;
     });
-    // Merge dimensions that are contiguous with the next inner one in both.
-    std::vector<CopyDim> merged;
+}
+
+// Merge dimensions that are contiguous with the next inner one in both.
+void merge_contiguous_dims(const std::vector<CopyDim> &dims, std::vector<CopyDim> *merged) {
     for (const CopyDim &cd : dims) {
-        if (!merged.empty()) {
-            CopyDim &inner = merged.back();
+        if (!merged->empty()) {
+            CopyDim &inner = merged->back();
             if (inner.src_stride * inner.extent == cd.src_stride &&
                 inner.dst_stride * inner.extent == cd.dst_stride && cd.dst_stride != 0) {
                 inner.extent *= cd.extent;
                 continue;
             }
         }
-        merged.push_back(cd);
+        merged->push_back(cd);
     }
+}
+
+// Copies the intersection of src's and dst's boxes from src->host to
+// dst->host.  Unlike Halide's copy plan (spec 08 item 4) every dimension is
+// clipped to the true intersection, so partially overlapping boxes are safe,
+// and negative strides are supported.
+int copy_host_to_host(void *uc, const halide_buffer_t *src, halide_buffer_t *dst) {
+    if (int err = check_host_copy(uc, src, dst)) {
+        return err;
+    }
+    const int64_t elem = src->type.bytes();
+    int64_t src_off = 0, dst_off = 0;
+    std::vector<CopyDim> dims;
+    if (!intersect_boxes(src, dst, elem, &src_off, &dst_off, &dims)) {
+        return kSuccess;  // empty intersection: nothing to copy
+    }
+    order_copy_dims(&src_off, &dst_off, &dims);
+    std::vector<CopyDim> merged;
+    merge_contiguous_dims(dims, &merged);
     // Fold a dense innermost dimension into the chunk size.
     size_t chunk = size_t(elem);
     size_t first = 0;
