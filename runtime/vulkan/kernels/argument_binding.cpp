@@ -416,29 +416,34 @@ int ArgumentBinder::create_ring(void *uc) {
         return report_error(uc, -11, kRun, "vkCreateBuffer for the kernel argument ring failed: %s",
                             vk_result_name(r));
     }
-    VkMemoryRequirements req{};
-    d_->vk.vkGetBufferMemoryRequirements(d_->device, ring_buffer_, &req);
-    if (int rc = d_->arena->allocate(uc, req, MemoryUsage::Uniform, &ring_alloc_)) {
+    if (int rc = back_ring(uc)) {
         d_->vk.vkDestroyBuffer(d_->device, ring_buffer_, cb_);
         ring_buffer_ = VK_NULL_HANDLE;
         return rc;
     }
+    ring_created_ = true;
+    g_kernel_counters.uniform_rings_created++;
+    return 0;
+}
+
+// Host-visible memory for the ring's buffer, bound to it; on failure the
+// memory is freed again (the caller destroys the buffer).
+int ArgumentBinder::back_ring(void *uc) {
+    VkMemoryRequirements req{};
+    d_->vk.vkGetBufferMemoryRequirements(d_->device, ring_buffer_, &req);
+    if (int rc = d_->arena->allocate(uc, req, MemoryUsage::Uniform, &ring_alloc_)) {
+        return rc;
+    }
     if (ring_alloc_.mapped == nullptr) {
         d_->arena->free(ring_alloc_);
-        d_->vk.vkDestroyBuffer(d_->device, ring_buffer_, cb_);
-        ring_buffer_ = VK_NULL_HANDLE;
         return report_error(uc, -11, kRun, "the kernel argument ring's memory is not host visible");
     }
-    r = d_->vk.vkBindBufferMemory(d_->device, ring_buffer_, ring_alloc_.memory, ring_alloc_.offset);
+    VkResult r = d_->vk.vkBindBufferMemory(d_->device, ring_buffer_, ring_alloc_.memory, ring_alloc_.offset);
     if (r != VK_SUCCESS) {
         d_->arena->free(ring_alloc_);
-        d_->vk.vkDestroyBuffer(d_->device, ring_buffer_, cb_);
-        ring_buffer_ = VK_NULL_HANDLE;
         return report_error(uc, -1, kRun, "vkBindBufferMemory for the kernel argument ring failed: %s",
                             vk_result_name(r));
     }
-    ring_created_ = true;
-    g_kernel_counters.uniform_rings_created++;
     return 0;
 }
 

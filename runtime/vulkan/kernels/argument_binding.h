@@ -106,6 +106,7 @@ private:
 
     // Uniform ring.
     int create_ring(void *uc);
+    int back_ring(void *uc);
     int ring_allocate(void *uc, Submitter *s, VkDeviceSize bytes, VkDeviceSize *offset);
     void ring_reclaim(uint64_t completed_serial);
     bool ring_try_place(uint64_t serial, VkDeviceSize bytes, VkDeviceSize align, VkDeviceSize *offset);
