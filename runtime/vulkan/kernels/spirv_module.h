@@ -6,6 +6,11 @@
 // Everything here runs once per kernel module when a blob is compiled (cold
 // path); it may allocate host memory. The parser checks every instruction
 // against the module's size, so malformed SPIR-V is an error, not a crash.
+//
+// One header, one file per concern: spirv_parse.cpp (the bounds-checked
+// word-stream parser the others share, through spirv_internal.h),
+// spirv_reflect.cpp, spirv_repair.cpp, spirv_validate.cpp (SPIRV-Tools, the
+// policy, the device check).
 #pragma once
 
 #include <cstddef>
