@@ -28,6 +28,7 @@
 #include "HalideRuntimeVulkan.h"
 #include "generic/device_interface_impl.h"
 #include "halide_vk_runtime.h"
+#include "kernel_args.h"
 #include "vulkan/util/host_alloc.h"
 #include "vulkan/memory/region_table.h"
 #include "test_env.h"
@@ -78,35 +79,8 @@ int init_kernels() {
     return rc;
 }
 
-// halide_vulkan_run with Halide's argument arrays (terminated here).
-struct Args {
-    std::vector<size_t> sizes;
-    std::vector<void *> ptrs;
-    std::vector<int8_t> is_buffer;
-    std::vector<uint64_t> storage = std::vector<uint64_t>(16);
-    Args &buffer(halide_buffer_t *b) {
-        sizes.push_back(8);
-        ptrs.push_back(b);
-        is_buffer.push_back(1);
-        return *this;
-    }
-    template <typename T>
-    Args &scalar(T v) {
-        uint64_t *slot = &storage[ptrs.size()];
-        std::memcpy(slot, &v, sizeof(T));
-        sizes.push_back(sizeof(T));
-        ptrs.push_back(slot);
-        is_buffer.push_back(0);
-        return *this;
-    }
-    int run(void *state, const char *entry, int bx, int by, int bz, int tx, int ty, int tz, int shared) {
-        sizes.push_back(0);
-        ptrs.push_back(nullptr);
-        is_buffer.push_back(0);
-        return halide_vulkan_run(nullptr, state, entry, bx, by, bz, tx, ty, tz, shared, sizes.data(), ptrs.data(),
-                                 is_buffer.data());
-    }
-};
+// halide_vulkan_run with Halide's argument arrays (terminated by run()).
+using Args = hvk_test::KernelArgs;
 
 // k_scale_f32(out, in; scale, bias, n) with valid buffers of n elements.
 struct ScaleSetup {

@@ -37,19 +37,14 @@
 
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
+#include "f32_kernel_buffer.h"
 #include "test_env.h"
 #include "test_kernel_blobs.h"
 
 namespace {
 
-int env_int(const char *name, int fallback) {
-    const char *v = std::getenv(name);
-    if (v == nullptr || *v == '\0') {
-        return fallback;
-    }
-    int n = std::atoi(v);
-    return n > 0 ? n : fallback;
-}
+using hvk_test::env_int;
+using FBuf = hvk_test::F32Buf;
 
 int threads() { return env_int("HVK_CONC_THREADS", 8); }
 int runs() { return env_int("HVK_CONC_RUNS", 1000); }
@@ -70,58 +65,9 @@ void finalize_kernels() {
     halide_vulkan_finalize_kernels(nullptr, g_basic_slot);
 }
 
-// A 1-D float buffer (host storage owned here unless it is a crop).
-struct FBuf {
-    std::vector<float> storage;
-    halide_dimension_t dim{};
-    halide_buffer_t buf{};
-
-    explicit FBuf(int n) : storage(size_t(n), 0.0f) {
-        dim = {0, n, 1, 0};
-        buf.host = reinterpret_cast<uint8_t *>(storage.data());
-        buf.dim = &dim;
-        buf.dimensions = 1;
-        buf.type = halide_type_t(halide_type_float, 32, 1);
-    }
-    // A crop [offset, offset + n) of `parent` (parent coordinates).
-    FBuf(const halide_buffer_t &parent, int offset, int n) {
-        dim = {parent.dim[0].min + offset, n, 1, 0};
-        buf.host = parent.host + size_t(offset) * sizeof(float);
-        buf.dim = &dim;
-        buf.dimensions = 1;
-        buf.type = parent.type;
-    }
-    ~FBuf() {
-        if (buf.device != 0) {
-            if (storage.empty()) {
-                halide_device_release_crop(nullptr, &buf);
-            } else {
-                halide_device_free(nullptr, &buf);
-            }
-        }
-    }
-    FBuf(const FBuf &) = delete;
-    FBuf &operator=(const FBuf &) = delete;
-    float *data() { return reinterpret_cast<float *>(buf.host); }
-    int n() const { return dim.extent; }
-    int upload() {
-        buf.flags |= 1;  // host dirty
-        return halide_copy_to_device(nullptr, &buf, vk());
-    }
-    int download() {
-        buf.flags |= 2;  // device dirty
-        return halide_copy_to_host(nullptr, &buf);
-    }
-};
-
 // k_scale_f32: out[x] = in[x] * scale + bias for x < n (work-group 64).
 int run_scale(halide_buffer_t *out, halide_buffer_t *in, float scale, float bias, int n) {
-    int32_t count = n;
-    size_t sizes[] = {8, 8, 4, 4, 4, 0};
-    void *args[] = {out, in, &scale, &bias, &count, nullptr};
-    int8_t is_buffer[] = {1, 1, 0, 0, 0, 0};
-    return halide_vulkan_run(nullptr, g_basic_slot, "k_scale_f32", (n + 63) / 64, 1, 1, 64, 1, 1, 0, sizes, args,
-                             is_buffer);
+    return hvk_test::run_scale_f32(g_basic_slot, out, in, scale, bias, n);
 }
 
 // k_saxpy_f32 on a dense width x height image: out = a * x + y (16 x 16).

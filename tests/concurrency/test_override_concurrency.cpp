@@ -9,8 +9,6 @@
 // interpose. Sizes: HVK_CONC_THREADS (8), HVK_CONC_RUNS (1000).
 #include <gtest/gtest.h>
 
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +19,8 @@
 
 #include <vulkan/vulkan.h>
 
+#include "app_vk_device.h"
+#include "f32_kernel_buffer.h"
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "halide_vk_runtime.h"
@@ -29,105 +29,25 @@
 
 namespace {
 
-int env_int(const char *name, int fallback) {
-    const char *v = std::getenv(name);
-    int n = (v != nullptr) ? std::atoi(v) : 0;
-    return n > 0 ? n : fallback;
-}
+using hvk_test::env_int;
 
-struct App {
-    void *lib = nullptr;
-    VkInstance instance = VK_NULL_HANDLE;
-    VkPhysicalDevice physical = VK_NULL_HANDLE;
-    VkDevice device = VK_NULL_HANDLE;
-    VkQueue queue = VK_NULL_HANDLE;
-    uint32_t family = 0;
-    PFN_vkDestroyInstance DestroyInstance = nullptr;
-    PFN_vkDestroyDevice DestroyDevice = nullptr;
-    PFN_vkDeviceWaitIdle DeviceWaitIdle = nullptr;
-};
-App g_app;
+hvk_test::AppVkDevice g_app;
 std::atomic<int> g_acquires{0};
 std::atomic<int> g_in_flight{0};
 std::atomic<int> g_max_in_flight{0};
 
 bool create_app() {
-    App &a = g_app;
-    a.lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (a.lib == nullptr) {
-        return false;
-    }
-    auto gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(a.lib, "vkGetInstanceProcAddr"));
-    auto CreateInstance = reinterpret_cast<PFN_vkCreateInstance>(gipa(nullptr, "vkCreateInstance"));
-    const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
-    VkApplicationInfo app{};
-    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-    app.pApplicationName = "override-concurrency-test";
-    app.apiVersion = VK_API_VERSION_1_1;
-    VkInstanceCreateInfo ii{};
-    ii.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
-    ii.pApplicationInfo = &app;
-    ii.enabledLayerCount = hvk_test::validation_enabled() ? 1 : 0;
-    ii.ppEnabledLayerNames = layers;
-    if (CreateInstance(&ii, nullptr, &a.instance) != VK_SUCCESS) {
-        return false;
-    }
-#define INSTANCE_FN(type, name) reinterpret_cast<type>(gipa(a.instance, name))
-    a.DestroyInstance = INSTANCE_FN(PFN_vkDestroyInstance, "vkDestroyInstance");
-    auto Enumerate = INSTANCE_FN(PFN_vkEnumeratePhysicalDevices, "vkEnumeratePhysicalDevices");
-    auto Families = INSTANCE_FN(PFN_vkGetPhysicalDeviceQueueFamilyProperties, "vkGetPhysicalDeviceQueueFamilyProperties");
-    auto CreateDevice = INSTANCE_FN(PFN_vkCreateDevice, "vkCreateDevice");
-    auto gdpa = INSTANCE_FN(PFN_vkGetDeviceProcAddr, "vkGetDeviceProcAddr");
-#undef INSTANCE_FN
-    uint32_t count = 1;
-    VkResult r = Enumerate(a.instance, &count, &a.physical);
-    if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || count == 0) {
-        return false;
-    }
-    uint32_t nf = 0;
-    Families(a.physical, &nf, nullptr);
-    std::vector<VkQueueFamilyProperties> fams(nf);
-    Families(a.physical, &nf, fams.data());
-    bool found = false;
-    for (uint32_t i = 0; i < nf && !found; i++) {
-        if (fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
-            a.family = i;
-            found = true;
-        }
-    }
-    if (!found) {
-        return false;
-    }
-    float priority = 1.0f;
-    VkDeviceQueueCreateInfo qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qi.queueFamilyIndex = a.family;
-    qi.queueCount = 1;
-    qi.pQueuePriorities = &priority;
-    VkDeviceCreateInfo di{};
-    di.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    di.queueCreateInfoCount = 1;
-    di.pQueueCreateInfos = &qi;
-    if (CreateDevice(a.physical, &di, nullptr, &a.device) != VK_SUCCESS) {
-        return false;
-    }
-    a.DestroyDevice = reinterpret_cast<PFN_vkDestroyDevice>(gdpa(a.device, "vkDestroyDevice"));
-    a.DeviceWaitIdle = reinterpret_cast<PFN_vkDeviceWaitIdle>(gdpa(a.device, "vkDeviceWaitIdle"));
-    auto GetQueue = reinterpret_cast<PFN_vkGetDeviceQueue>(gdpa(a.device, "vkGetDeviceQueue"));
-    GetQueue(a.device, a.family, 0, &a.queue);
-    return true;
+    hvk_test::AppVkOptions options;
+    options.app_name = "override-concurrency-test";
+    options.validation = hvk_test::validation_enabled();
+    return hvk_test::create_app_vk_device(&g_app, options);
 }
 
 void destroy_app() {
-    App &a = g_app;
-    if (a.device != VK_NULL_HANDLE) {
-        a.DeviceWaitIdle(a.device);
-        a.DestroyDevice(a.device, nullptr);
+    if (g_app.device != VK_NULL_HANDLE) {
+        g_app.DeviceWaitIdle(g_app.device);
     }
-    if (a.instance != VK_NULL_HANDLE) {
-        a.DestroyInstance(a.instance, nullptr);
-    }
-    a = App{};
+    hvk_test::destroy_app_vk_device(&g_app);
 }
 
 }  // namespace
@@ -161,31 +81,10 @@ namespace {
 
 void *g_slot = nullptr;
 
-struct FBuf {
-    std::vector<float> storage;
-    halide_dimension_t dim{};
-    halide_buffer_t buf{};
-    explicit FBuf(int n) : storage(size_t(n), 0.0f) {
-        dim = {0, n, 1, 0};
-        buf.host = reinterpret_cast<uint8_t *>(storage.data());
-        buf.dim = &dim;
-        buf.dimensions = 1;
-        buf.type = halide_type_t(halide_type_float, 32, 1);
-    }
-    ~FBuf() {
-        if (buf.device != 0) {
-            halide_device_free(nullptr, &buf);
-        }
-    }
-};
+using FBuf = hvk_test::F32Buf;
 
 int run_scale(halide_buffer_t *out, halide_buffer_t *in, float scale, float bias, int n) {
-    int32_t count = n;
-    size_t sizes[] = {8, 8, 4, 4, 4, 0};
-    void *args[] = {out, in, &scale, &bias, &count, nullptr};
-    int8_t is_buffer[] = {1, 1, 0, 0, 0, 0};
-    return halide_vulkan_run(nullptr, g_slot, "k_scale_f32", (n + 63) / 64, 1, 1, 64, 1, 1, 0, sizes, args,
-                             is_buffer);
+    return hvk_test::run_scale_f32(g_slot, out, in, scale, bias, n);
 }
 
 TEST(OverrideConcurrency, UnserialisedAcquireSharesOneDevice) {

@@ -37,8 +37,8 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
+#include "counting_vk_allocator.h"
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "faults_workload.h"
@@ -53,71 +53,8 @@ using faults::Workload;
 // ---------------------------------------------------------------------------
 // Failing callbacks (in the child).
 
-struct Books {
-    std::mutex mutex;
-    std::unordered_map<void *, size_t> live;
-    uint64_t calls = 0;
-    uint64_t fail_at = 0;  // 0: never
-    bool failed = false;
-};
-Books g_books;
-
-void *VKAPI_PTR cb_alloc(void *user, size_t size, size_t alignment, VkSystemAllocationScope) {
-    Books *b = static_cast<Books *>(user);
-    {
-        std::lock_guard<std::mutex> lock(b->mutex);
-        if (++b->calls == b->fail_at) {
-            b->failed = true;
-            return nullptr;
-        }
-    }
-    if (alignment < sizeof(void *)) {
-        alignment = sizeof(void *);
-    }
-    void *p = nullptr;
-    if (posix_memalign(&p, alignment, size ? size : 1) != 0) {
-        return nullptr;
-    }
-    std::lock_guard<std::mutex> lock(b->mutex);
-    b->live[p] = size;
-    return p;
-}
-
-void VKAPI_PTR cb_free(void *user, void *p) {
-    if (p == nullptr) {
-        return;
-    }
-    Books *b = static_cast<Books *>(user);
-    {
-        std::lock_guard<std::mutex> lock(b->mutex);
-        b->live.erase(p);
-    }
-    std::free(p);
-}
-
-void *VKAPI_PTR cb_realloc(void *user, void *old, size_t size, size_t alignment, VkSystemAllocationScope scope) {
-    if (old == nullptr) {
-        return cb_alloc(user, size, alignment, scope);
-    }
-    if (size == 0) {
-        cb_free(user, old);
-        return nullptr;
-    }
-    Books *b = static_cast<Books *>(user);
-    size_t old_size;
-    {
-        std::lock_guard<std::mutex> lock(b->mutex);
-        old_size = b->live[old];
-    }
-    void *p = cb_alloc(user, size, alignment, scope);
-    if (p != nullptr) {
-        std::memcpy(p, old, old_size < size ? old_size : size);
-        cb_free(user, old);
-    }
-    return p;
-}
-
-VkAllocationCallbacks g_callbacks = {&g_books, cb_alloc, cb_realloc, cb_free, nullptr, nullptr};
+hvk_test::CountingVkBooks g_books;  // the child sets fail_at
+VkAllocationCallbacks g_callbacks = hvk_test::counting_callbacks(&g_books);
 
 // ---------------------------------------------------------------------------
 // The child: one N.

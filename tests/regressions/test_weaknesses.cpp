@@ -36,9 +36,9 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "counting_vk_allocator.h"
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "vulkan/memory/arena.h"
@@ -49,6 +49,7 @@
 #include "vulkan/util/host_alloc.h"
 #include "vulkan/kernels/kernel_blob.h"
 #include "vulkan/kernels/kernel_cache.h"
+#include "kernel_args.h"
 #include "kernel_test_util.h"
 #include "vulkan/memory/memory_state.h"
 #include "vulkan/memory/region_table.h"
@@ -131,26 +132,10 @@ void with_device(F f) {
     f(scope.device());
 }
 
-struct Args {
-    std::vector<size_t> sizes;
-    std::vector<void *> ptrs;
-    std::vector<int8_t> is_buffer;
-    std::vector<uint64_t> storage = std::vector<uint64_t>(16);
-    Args &buffer(halide_buffer_t *b) {
-        sizes.push_back(8), ptrs.push_back(b), is_buffer.push_back(1);
-        return *this;
-    }
-    template <typename T>
-    Args &scalar(T v) {
-        uint64_t *slot = &storage[ptrs.size()];
-        std::memcpy(slot, &v, sizeof(T));
-        sizes.push_back(sizeof(T)), ptrs.push_back(slot), is_buffer.push_back(0);
-        return *this;
-    }
+// halide_vulkan_run's argument arrays; run() with bz = tz = 1.
+struct Args : hvk_test::KernelArgs {
     int run(void *state, const char *entry, int bx, int by, int tx, int ty = 1, int shared = 0) {
-        sizes.push_back(0), ptrs.push_back(nullptr), is_buffer.push_back(0);
-        return halide_vulkan_run(nullptr, state, entry, bx, by, 1, tx, ty, 1, shared, sizes.data(), ptrs.data(),
-                                 is_buffer.data());
+        return KernelArgs::run(state, entry, bx, by, 1, tx, ty, 1, shared);
     }
 };
 
@@ -578,68 +563,14 @@ TEST_F(Weakness, Item19_FailedContextCreationUnlocksOnce) {
 // 20 + 28: teardown frees through the callbacks the context was created
 // with (even if the global setting changed since), passes their pUserData
 // and a power-of-two alignment, and touches nothing after freeing it.
-struct StrictBooks {
-    std::mutex mutex;
-    std::unordered_map<void *, size_t> live;
-    uint64_t allocations = 0, bad_user = 0, bad_alignment = 0, unknown_frees = 0;
-};
-StrictBooks g_strict, g_other;
-
-void *VKAPI_PTR strict_alloc(void *user, size_t size, size_t alignment, VkSystemAllocationScope) {
-    StrictBooks *b = static_cast<StrictBooks *>(user);
-    if (b != &g_strict && b != &g_other) {
-        std::abort();  // pUserData was not passed: no way to continue
-    }
-    std::lock_guard<std::mutex> lock(b->mutex);
-    b->allocations++;
-    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-        b->bad_alignment++;
-        alignment = 16;
-    }
-    void *p = nullptr;
-    if (posix_memalign(&p, alignment < sizeof(void *) ? sizeof(void *) : alignment, size ? size : 1) != 0) {
-        return nullptr;
-    }
-    b->live[p] = size;
-    return p;
-}
-void VKAPI_PTR strict_free(void *user, void *p) {
-    if (p == nullptr) return;
-    StrictBooks *b = static_cast<StrictBooks *>(user);
-    std::lock_guard<std::mutex> lock(b->mutex);
-    auto it = b->live.find(p);
-    if (it == b->live.end()) {
-        b->unknown_frees++;
-        return;  // not ours: never free it
-    }
-    std::memset(p, 0xDD, it->second);  // poison: a later use reads garbage
-    b->live.erase(it);
-    std::free(p);
-}
-void *VKAPI_PTR strict_realloc(void *user, void *old, size_t size, size_t alignment, VkSystemAllocationScope scope) {
-    if (old == nullptr) return strict_alloc(user, size, alignment, scope);
-    if (size == 0) {
-        strict_free(user, old);
-        return nullptr;
-    }
-    size_t old_size;
-    {
-        StrictBooks *b = static_cast<StrictBooks *>(user);
-        std::lock_guard<std::mutex> lock(b->mutex);
-        old_size = b->live.count(old) ? b->live[old] : 0;
-    }
-    void *p = strict_alloc(user, size, alignment, scope);
-    if (p != nullptr) {
-        std::memcpy(p, old, old_size < size ? old_size : size);
-        strict_free(user, old);
-    }
-    return p;
-}
-VkAllocationCallbacks g_strict_cb = {&g_strict, strict_alloc, strict_realloc, strict_free, nullptr, nullptr};
-VkAllocationCallbacks g_other_cb = {&g_other, strict_alloc, strict_realloc, strict_free, nullptr, nullptr};
+// Each poisons what it frees and never frees what it did not allocate.
+hvk_test::CountingVkBooks g_strict, g_other;
+VkAllocationCallbacks g_strict_cb = hvk_test::counting_callbacks(&g_strict);
+VkAllocationCallbacks g_other_cb = hvk_test::counting_callbacks(&g_other);
 
 TEST_F(Weakness, Item20_Item28_TeardownUsesTheCreationCallbacks) {
     halide_device_release(nullptr, vk());
+    g_strict.poison_frees = g_other.poison_frees = true;
     halide_vulkan_set_allocation_callbacks(&g_strict_cb);
     Buf a(f32(), {64});
     ASSERT_EQ(a.upload(), 0);
@@ -647,7 +578,7 @@ TEST_F(Weakness, Item20_Item28_TeardownUsesTheCreationCallbacks) {
     ASSERT_EQ(k.init(hvk_blob_basic, hvk_blob_basic_size), 0);
     ASSERT_EQ(a.download(), 0);
     ASSERT_EQ(halide_device_free(nullptr, &a.b), 0);
-    EXPECT_GT(g_strict.allocations, 0u);
+    EXPECT_GT(g_strict.calls, 0u);
     // The application switches callbacks while the context lives.
     halide_vulkan_set_allocation_callbacks(&g_other_cb);
     halide_device_release(nullptr, vk());  // with the validation layer: its messenger goes too
@@ -655,7 +586,7 @@ TEST_F(Weakness, Item20_Item28_TeardownUsesTheCreationCallbacks) {
     EXPECT_EQ(g_strict.live.size(), 0u) << "allocations made at creation were not freed through the same callbacks";
     EXPECT_EQ(g_strict.unknown_frees, 0u);
     EXPECT_EQ(g_other.unknown_frees, 0u) << "teardown freed through the new callbacks";
-    EXPECT_EQ(g_other.allocations, 0u);
+    EXPECT_EQ(g_other.calls, 0u);
     EXPECT_EQ(g_strict.bad_alignment, 0u) << "an allocation asked for an alignment that is not a power of two";
 }
 

@@ -5,15 +5,14 @@
 // SYNC-HAZARD messages matches what VK_LAYER_ENABLES asks for (at least
 // one with VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT,
 // none without), 1 otherwise, 77 (skipped) without the validation layer.
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include <vulkan/vulkan.h>
+
+#include "app_vk_device.h"
 
 namespace {
 
@@ -48,46 +47,25 @@ int main() {
     const bool want_sync =
         enables != nullptr && std::strstr(enables, "VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT");
 
-    void *lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) {
+    hvk_test::AppVkDevice app;
+    hvk_test::AppVkOptions options;
+    options.validation = true;
+    options.on_message = on_message;
+    if (!hvk_test::open_vulkan_loader(&app)) {
         std::printf("FAIL: no Vulkan loader\n");
         return 1;
     }
-    auto gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(lib, "vkGetInstanceProcAddr"));
-    auto CreateInstance = reinterpret_cast<PFN_vkCreateInstance>(gipa(nullptr, "vkCreateInstance"));
-    const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
-    const char *extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
-    VkDebugUtilsMessengerCreateInfoEXT mi{};
-    mi.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
-    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-    mi.pfnUserCallback = on_message;
-    VkApplicationInfo app{};
-    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-    app.apiVersion = VK_API_VERSION_1_1;
-    VkInstanceCreateInfo ii{};
-    ii.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
-    ii.pNext = &mi;
-    ii.pApplicationInfo = &app;
-    ii.enabledLayerCount = 1;
-    ii.ppEnabledLayerNames = layers;
-    ii.enabledExtensionCount = 1;
-    ii.ppEnabledExtensionNames = extensions;
-    VkInstance instance = VK_NULL_HANDLE;
-    if (CreateInstance(&ii, nullptr, &instance) != VK_SUCCESS) {
+    if (!hvk_test::create_app_instance(&app, options)) {
         std::printf("FAIL: vkCreateInstance with the validation layer\n");
         return 1;
     }
-#define FN(type, name) reinterpret_cast<type>(gipa(instance, name))
-    auto CreateMessenger = FN(PFN_vkCreateDebugUtilsMessengerEXT, "vkCreateDebugUtilsMessengerEXT");
-    auto DestroyMessenger = FN(PFN_vkDestroyDebugUtilsMessengerEXT, "vkDestroyDebugUtilsMessengerEXT");
-    auto DestroyInstance = FN(PFN_vkDestroyInstance, "vkDestroyInstance");
-    auto Enumerate = FN(PFN_vkEnumeratePhysicalDevices, "vkEnumeratePhysicalDevices");
-    auto Families = FN(PFN_vkGetPhysicalDeviceQueueFamilyProperties, "vkGetPhysicalDeviceQueueFamilyProperties");
+    if (!hvk_test::create_app_device(&app)) {
+        std::printf("FAIL: no device\n");
+        return 1;
+    }
+    const VkDevice device = app.device;
+#define FN(type, name) app.instance_fn<type>(name)
     auto MemProps = FN(PFN_vkGetPhysicalDeviceMemoryProperties, "vkGetPhysicalDeviceMemoryProperties");
-    auto CreateDevice = FN(PFN_vkCreateDevice, "vkCreateDevice");
-    auto DestroyDevice = FN(PFN_vkDestroyDevice, "vkDestroyDevice");
     auto CreateBuffer = FN(PFN_vkCreateBuffer, "vkCreateBuffer");
     auto DestroyBuffer = FN(PFN_vkDestroyBuffer, "vkDestroyBuffer");
     auto GetReqs = FN(PFN_vkGetBufferMemoryRequirements, "vkGetBufferMemoryRequirements");
@@ -101,35 +79,6 @@ int main() {
     auto End = FN(PFN_vkEndCommandBuffer, "vkEndCommandBuffer");
     auto Fill = FN(PFN_vkCmdFillBuffer, "vkCmdFillBuffer");
 #undef FN
-    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
-    CreateMessenger(instance, &mi, nullptr, &messenger);
-
-    uint32_t count = 1;
-    VkPhysicalDevice pd = VK_NULL_HANDLE;
-    Enumerate(instance, &count, &pd);
-    uint32_t nf = 0;
-    Families(pd, &nf, nullptr);
-    std::vector<VkQueueFamilyProperties> fams(nf);
-    Families(pd, &nf, fams.data());
-    uint32_t family = 0;
-    while (family < nf && (fams[family].queueFlags & VK_QUEUE_COMPUTE_BIT) == 0) {
-        family++;
-    }
-    float priority = 1.0f;
-    VkDeviceQueueCreateInfo qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qi.queueFamilyIndex = family;
-    qi.queueCount = 1;
-    qi.pQueuePriorities = &priority;
-    VkDeviceCreateInfo di{};
-    di.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    di.queueCreateInfoCount = 1;
-    di.pQueueCreateInfos = &qi;
-    VkDevice device = VK_NULL_HANDLE;
-    if (pd == VK_NULL_HANDLE || family == nf || CreateDevice(pd, &di, nullptr, &device) != VK_SUCCESS) {
-        std::printf("FAIL: no device\n");
-        return 1;
-    }
     VkBufferCreateInfo bi{};
     bi.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
     bi.size = 256;
@@ -139,7 +88,7 @@ int main() {
     VkMemoryRequirements req;
     GetReqs(device, buffer, &req);
     VkPhysicalDeviceMemoryProperties mp;
-    MemProps(pd, &mp);
+    MemProps(app.physical, &mp);
     uint32_t type = 0;
     while (type < mp.memoryTypeCount && (req.memoryTypeBits & (1u << type)) == 0) {
         type++;
@@ -153,7 +102,7 @@ int main() {
     BindMemory(device, buffer, memory, 0);
     VkCommandPoolCreateInfo pi{};
     pi.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-    pi.queueFamilyIndex = family;
+    pi.queueFamilyIndex = app.family;
     VkCommandPool pool = VK_NULL_HANDLE;
     CreatePool(device, &pi, nullptr, &pool);
     VkCommandBufferAllocateInfo cai{};
@@ -173,10 +122,8 @@ int main() {
     DestroyPool(device, pool, nullptr);
     DestroyBuffer(device, buffer, nullptr);
     FreeMemory(device, memory, nullptr);
-    DestroyDevice(device, nullptr);
-    DestroyMessenger(instance, messenger, nullptr);
-    DestroyInstance(instance, nullptr);
-    dlclose(lib);
+    hvk_test::destroy_app_vk_device(&app);
+    dlclose(app.lib);
 
     const int hazards = g_hazards.load();
     std::printf("synchronization validation %s: %d SYNC-HAZARD message(s), %d other message(s)\n",

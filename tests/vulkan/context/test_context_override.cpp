@@ -7,16 +7,15 @@
 // destroys itself -- with the validation layer watching.
 #include <gtest/gtest.h>
 
-#include <dlfcn.h>
-
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include <vulkan/vulkan.h>
 
+#include "app_vk_device.h"
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "halide_vk_runtime.h"
@@ -25,18 +24,8 @@
 
 namespace {
 
-struct App {
-    void *lib = nullptr;
-    PFN_vkGetInstanceProcAddr gipa = nullptr;
-    VkInstance instance = VK_NULL_HANDLE;
-    VkPhysicalDevice physical = VK_NULL_HANDLE;
-    VkDevice device = VK_NULL_HANDLE;
-    VkQueue queue = VK_NULL_HANDLE;
-    uint32_t family = 0;
-    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
-    PFN_vkDestroyInstance DestroyInstance = nullptr;
-    PFN_vkDestroyDevice DestroyDevice = nullptr;
-    PFN_vkDeviceWaitIdle DeviceWaitIdle = nullptr;
+// The application's device plus the calls this test makes on it.
+struct App : hvk_test::AppVkDevice {
     PFN_vkCreateBuffer CreateBuffer = nullptr;
     PFN_vkDestroyBuffer DestroyBuffer = nullptr;
     PFN_vkGetBufferMemoryRequirements GetBufferMemoryRequirements = nullptr;
@@ -44,7 +33,6 @@ struct App {
     PFN_vkFreeMemory FreeMemory = nullptr;
     PFN_vkBindBufferMemory BindBufferMemory = nullptr;
     PFN_vkMapMemory MapMemory = nullptr;
-    PFN_vkDestroyDebugUtilsMessengerEXT DestroyMessenger = nullptr;
     VkPhysicalDeviceMemoryProperties memory{};
     char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE] = "";
 };
@@ -65,107 +53,27 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT
     return VK_FALSE;
 }
 
-template <typename T>
-T device_fn(PFN_vkGetDeviceProcAddr gdpa, VkDevice d, const char *name) {
-    return reinterpret_cast<T>(gdpa(d, name));
-}
-
 bool create_app() {
     App &a = g_app;
-    a.lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (a.lib == nullptr) {
+    hvk_test::AppVkOptions options;
+    options.app_name = "context-override-test";
+    options.validation = hvk_test::validation_enabled();
+    options.on_message = on_message;
+    if (!hvk_test::create_app_vk_device(&a, options)) {
         return false;
     }
-    a.gipa = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(a.lib, "vkGetInstanceProcAddr"));
-    auto CreateInstance = reinterpret_cast<PFN_vkCreateInstance>(a.gipa(nullptr, "vkCreateInstance"));
-    const bool validate = hvk_test::validation_enabled();
-    const char *layers[] = {"VK_LAYER_KHRONOS_validation"};
-    const char *extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
-    VkDebugUtilsMessengerCreateInfoEXT mi{};
-    mi.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT;
-    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
-    mi.pfnUserCallback = on_message;
-    VkApplicationInfo app{};
-    app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
-    app.pApplicationName = "context-override-test";
-    app.apiVersion = VK_API_VERSION_1_1;
-    VkInstanceCreateInfo ii{};
-    ii.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
-    ii.pNext = validate ? &mi : nullptr;
-    ii.pApplicationInfo = &app;
-    ii.enabledLayerCount = validate ? 1 : 0;
-    ii.ppEnabledLayerNames = layers;
-    ii.enabledExtensionCount = validate ? 1 : 0;
-    ii.ppEnabledExtensionNames = extensions;
-    if (CreateInstance(&ii, nullptr, &a.instance) != VK_SUCCESS) {
-        return false;
-    }
-#define INSTANCE_FN(type, name) reinterpret_cast<type>(a.gipa(a.instance, name))
-    a.DestroyInstance = INSTANCE_FN(PFN_vkDestroyInstance, "vkDestroyInstance");
-    if (validate) {
-        auto CreateMessenger = INSTANCE_FN(PFN_vkCreateDebugUtilsMessengerEXT, "vkCreateDebugUtilsMessengerEXT");
-        a.DestroyMessenger = INSTANCE_FN(PFN_vkDestroyDebugUtilsMessengerEXT, "vkDestroyDebugUtilsMessengerEXT");
-        CreateMessenger(a.instance, &mi, nullptr, &a.messenger);
-    }
-    auto Enumerate = INSTANCE_FN(PFN_vkEnumeratePhysicalDevices, "vkEnumeratePhysicalDevices");
-    auto Props = INSTANCE_FN(PFN_vkGetPhysicalDeviceProperties, "vkGetPhysicalDeviceProperties");
-    auto MemProps = INSTANCE_FN(PFN_vkGetPhysicalDeviceMemoryProperties, "vkGetPhysicalDeviceMemoryProperties");
-    auto Families = INSTANCE_FN(PFN_vkGetPhysicalDeviceQueueFamilyProperties, "vkGetPhysicalDeviceQueueFamilyProperties");
-    auto CreateDevice = INSTANCE_FN(PFN_vkCreateDevice, "vkCreateDevice");
-    auto gdpa = INSTANCE_FN(PFN_vkGetDeviceProcAddr, "vkGetDeviceProcAddr");
-#undef INSTANCE_FN
-    uint32_t count = 0;
-    Enumerate(a.instance, &count, nullptr);
-    if (count == 0) {
-        return false;
-    }
-    std::vector<VkPhysicalDevice> devices(count);
-    Enumerate(a.instance, &count, devices.data());
-    a.physical = devices[0];
     VkPhysicalDeviceProperties props;
-    Props(a.physical, &props);
+    a.instance_fn<PFN_vkGetPhysicalDeviceProperties>("vkGetPhysicalDeviceProperties")(a.physical, &props);
     std::snprintf(a.device_name, sizeof(a.device_name), "%s", props.deviceName);
-    MemProps(a.physical, &a.memory);
-    uint32_t nf = 0;
-    Families(a.physical, &nf, nullptr);
-    std::vector<VkQueueFamilyProperties> fams(nf);
-    Families(a.physical, &nf, fams.data());
-    bool found = false;
-    for (uint32_t i = 0; i < nf && !found; i++) {
-        if (fams[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
-            a.family = i;
-            found = true;
-        }
-    }
-    if (!found) {
-        return false;
-    }
-    const float priority = 1.0f;
-    VkDeviceQueueCreateInfo qi{};
-    qi.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO;
-    qi.queueFamilyIndex = a.family;
-    qi.queueCount = 1;
-    qi.pQueuePriorities = &priority;
-    VkDeviceCreateInfo di{};
-    di.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
-    di.queueCreateInfoCount = 1;
-    di.pQueueCreateInfos = &qi;
-    if (CreateDevice(a.physical, &di, nullptr, &a.device) != VK_SUCCESS) {
-        return false;
-    }
-    device_fn<PFN_vkGetDeviceQueue>(gdpa, a.device, "vkGetDeviceQueue")(a.device, a.family, 0, &a.queue);
-    a.DestroyDevice = device_fn<PFN_vkDestroyDevice>(gdpa, a.device, "vkDestroyDevice");
-    a.DeviceWaitIdle = device_fn<PFN_vkDeviceWaitIdle>(gdpa, a.device, "vkDeviceWaitIdle");
-    a.CreateBuffer = device_fn<PFN_vkCreateBuffer>(gdpa, a.device, "vkCreateBuffer");
-    a.DestroyBuffer = device_fn<PFN_vkDestroyBuffer>(gdpa, a.device, "vkDestroyBuffer");
-    a.GetBufferMemoryRequirements =
-        device_fn<PFN_vkGetBufferMemoryRequirements>(gdpa, a.device, "vkGetBufferMemoryRequirements");
-    a.AllocateMemory = device_fn<PFN_vkAllocateMemory>(gdpa, a.device, "vkAllocateMemory");
-    a.FreeMemory = device_fn<PFN_vkFreeMemory>(gdpa, a.device, "vkFreeMemory");
-    a.BindBufferMemory = device_fn<PFN_vkBindBufferMemory>(gdpa, a.device, "vkBindBufferMemory");
-    a.MapMemory = device_fn<PFN_vkMapMemory>(gdpa, a.device, "vkMapMemory");
+    a.instance_fn<PFN_vkGetPhysicalDeviceMemoryProperties>("vkGetPhysicalDeviceMemoryProperties")(a.physical,
+                                                                                                    &a.memory);
+    a.CreateBuffer = a.device_fn<PFN_vkCreateBuffer>("vkCreateBuffer");
+    a.DestroyBuffer = a.device_fn<PFN_vkDestroyBuffer>("vkDestroyBuffer");
+    a.GetBufferMemoryRequirements = a.device_fn<PFN_vkGetBufferMemoryRequirements>("vkGetBufferMemoryRequirements");
+    a.AllocateMemory = a.device_fn<PFN_vkAllocateMemory>("vkAllocateMemory");
+    a.FreeMemory = a.device_fn<PFN_vkFreeMemory>("vkFreeMemory");
+    a.BindBufferMemory = a.device_fn<PFN_vkBindBufferMemory>("vkBindBufferMemory");
+    a.MapMemory = a.device_fn<PFN_vkMapMemory>("vkMapMemory");
     return true;
 }
 
@@ -301,15 +209,7 @@ TEST(ContextOverride, BufferApiRunsOnTheApplicationsDevice) {
     // Destroy them ourselves; the runtime must not use them afterwards.
     {
         std::lock_guard<std::mutex> lock(g_context_mutex);
-        a.DestroyDevice(a.device, nullptr);
-        if (a.messenger != VK_NULL_HANDLE) {
-            a.DestroyMessenger(a.instance, a.messenger, nullptr);
-        }
-        a.DestroyInstance(a.instance, nullptr);
-        a.device = VK_NULL_HANDLE;
-        a.instance = VK_NULL_HANDLE;
-        a.physical = VK_NULL_HANDLE;
-        a.queue = VK_NULL_HANDLE;
+        hvk_test::destroy_app_vk_device(&a);
     }
     EXPECT_EQ(g_validation_messages, 0);
     EXPECT_EQ(halide_vulkan_device_release(nullptr), 0) << "nothing to release without a device";

@@ -22,6 +22,7 @@
 #include "vulkan/context/context_scope.h"
 #include "vulkan/util/host_alloc.h"
 #include "vulkan/kernels/kernel_cache.h"
+#include "kernel_args.h"
 #include "kernel_test_util.h"
 #include "test_env.h"
 #include "test_kernel_blobs.h"
@@ -107,38 +108,10 @@ struct Kernels {
     void finalize() { halide_vulkan_finalize_kernels(nullptr, slot); }
 };
 
-// Argument lists as generated code builds them.
-struct Args {
-    std::vector<size_t> sizes;
-    std::vector<void *> ptrs;
-    std::vector<int8_t> is_buffer;
-    std::vector<std::unique_ptr<uint64_t>> storage;
-    Args &buffer(halide_buffer_t *b) {
-        sizes.push_back(8);
-        ptrs.push_back(b);
-        is_buffer.push_back(1);
-        return *this;
-    }
-    template <typename T>
-    Args &scalar(T v) {
-        storage.emplace_back(new uint64_t(0));
-        std::memcpy(storage.back().get(), &v, sizeof(T));
-        sizes.push_back(sizeof(T));
-        ptrs.push_back(storage.back().get());
-        is_buffer.push_back(0);
-        return *this;
-    }
-    void terminate() {
-        sizes.push_back(0);
-        ptrs.push_back(nullptr);
-        is_buffer.push_back(0);
-    }
-};
+using Args = hvk_test::KernelArgs;
 
 int run(Kernels &k, const char *entry, int bx, int by, int bz, int tx, int ty, int tz, int shared, Args &a) {
-    a.terminate();
-    return halide_vulkan_run(nullptr, k.slot, entry, bx, by, bz, tx, ty, tz, shared, a.sizes.data(), a.ptrs.data(),
-                             a.is_buffer.data());
+    return a.run(k.slot, entry, bx, by, bz, tx, ty, tz, shared);
 }
 
 hvk::Device *device() {

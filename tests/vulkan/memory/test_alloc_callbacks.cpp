@@ -4,11 +4,7 @@
 // in the callbacks' books or in the runtime's own count.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <mutex>
-#include <unordered_map>
-
+#include "counting_vk_allocator.h"
 #include "HalideRuntime.h"
 #include "HalideRuntimeVulkan.h"
 #include "halide_vk_runtime.h"
@@ -19,71 +15,11 @@
 
 namespace {
 
-struct Books {
-    std::mutex mutex;
-    std::unordered_map<void *, size_t> live;
-    uint64_t allocations = 0;
-    uint64_t frees = 0;
-    uint64_t largest = 0;
-};
-Books g_books;
-
-void *VKAPI_PTR counted_alloc(void *user, size_t size, size_t alignment, VkSystemAllocationScope) {
-    Books *b = static_cast<Books *>(user);
-    void *p = nullptr;
-    if (alignment < sizeof(void *)) {
-        alignment = sizeof(void *);
-    }
-    if (posix_memalign(&p, alignment, size ? size : 1) != 0) {
-        return nullptr;
-    }
-    std::lock_guard<std::mutex> lock(b->mutex);
-    b->live[p] = size;
-    b->allocations++;
-    b->largest = size > b->largest ? size : b->largest;
-    return p;
-}
-
-void VKAPI_PTR counted_free(void *user, void *p) {
-    if (p == nullptr) {
-        return;
-    }
-    Books *b = static_cast<Books *>(user);
-    {
-        std::lock_guard<std::mutex> lock(b->mutex);
-        b->live.erase(p);
-        b->frees++;
-    }
-    std::free(p);
-}
-
-void *VKAPI_PTR counted_realloc(void *user, void *old, size_t size, size_t alignment, VkSystemAllocationScope scope) {
-    if (old == nullptr) {
-        return counted_alloc(user, size, alignment, scope);
-    }
-    if (size == 0) {
-        counted_free(user, old);
-        return nullptr;
-    }
-    Books *b = static_cast<Books *>(user);
-    size_t old_size;
-    {
-        std::lock_guard<std::mutex> lock(b->mutex);
-        old_size = b->live[old];
-    }
-    void *p = counted_alloc(user, size, alignment, scope);
-    if (p != nullptr) {
-        std::memcpy(p, old, old_size < size ? old_size : size);
-        counted_free(user, old);
-    }
-    return p;
-}
-
-VkAllocationCallbacks g_callbacks = {&g_books, counted_alloc, counted_realloc, counted_free, nullptr, nullptr};
+hvk_test::CountingVkBooks g_books;
+VkAllocationCallbacks g_callbacks = hvk_test::counting_callbacks(&g_books);
 
 size_t live_count() {
-    std::lock_guard<std::mutex> lock(g_books.mutex);
-    return g_books.live.size();
+    return g_books.live_count();
 }
 
 using memtest::Buf;
